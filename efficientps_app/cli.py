@@ -1,0 +1,47 @@
+"""The ``efficientps`` command: composes the subcommands in ``commands/``; errors go through one funnel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from efficientps_app import __version__
+from efficientps_app.commands import info
+from efficientps_app.errors import run_funnelled
+
+app = typer.Typer(
+    name="efficientps",
+    help="Panoptic segmentation of images and street video with EfficientPS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"efficientps {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Panoptic segmentation of images and street video with EfficientPS.
+
+    Exit codes: 0 success, 1 error (bad input, unusable weights), 2 usage error, 130 interrupted.
+    """
+
+
+app.command("doctor")(info.doctor)
+app.command("model-info")(info.model_info)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    return run_funnelled(typer.main.get_command(app), args)

@@ -1,0 +1,1 @@
+"""CLI subcommands: each module parses options, calls the library, and prints."""

@@ -1,0 +1,78 @@
+"""``efficientps doctor`` and ``efficientps model-info``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from efficientps_app.environment import run_checks
+from efficientps_app.errors import EXIT_ERROR, EXIT_OK, WeightsError
+
+stdout = Console(highlight=False)
+_STYLE = {"ok": "green", "warn": "yellow", "missing": "red"}
+
+
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> int:
+    """Check torch/CUDA, ONNX Runtime providers, PyAV codecs (libx264), Qt and inplace_abn."""
+    checks = run_checks()
+    if as_json:
+        typer.echo(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        table = Table(title="efficientps doctor", title_justify="left")
+        for col in ("component", "status", "detail"):
+            table.add_column(col)
+        for c in checks:
+            table.add_row(escape(c.name), f"[{_STYLE[c.status]}]{c.status}[/]", escape(c.detail))
+        stdout.print(table)
+    return EXIT_ERROR if any(c.required and c.status == "missing" for c in checks) else EXIT_OK
+
+
+def model_info(
+    model: Annotated[str, typer.Argument(help="A preset name (see the list below) or a .safetensors weights file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+) -> int:
+    """Show a model's modules and parameter counts.
+
+    Presets: b5-cityscapes (official code), b5-paper (separable FPN convs), b0-b4, b6, b7, tiny.
+    """
+    from model import PRESETS, build_efficientps
+    from model.weights import load_config
+
+    if model in PRESETS:
+        cfg, source = PRESETS[model], f"preset {model}"
+    elif Path(model).suffix == ".safetensors" or Path(model).exists():
+        cfg, source = load_config(model), str(model)
+    else:
+        raise WeightsError(f"unknown preset or weights file {model!r}; presets: {', '.join(PRESETS)}")
+    net = build_efficientps(cfg)
+    rows = [
+        ("backbone", f"EfficientNet-{cfg.backbone.variant} (no SE, {cfg.norm} + LeakyReLU)", net.backbone),
+        ("fpn", "2-way FPN, " + ("separable" if cfg.fpn.separable_output else "plain") + " 3x3 outputs", net.fpn),
+        ("semantic_head", "LSFE + DPC + MC", net.semantic_head),
+        ("rpn", f"RPN, {len(cfg.instance.anchor_ratios)} anchors/location on P4-P32", net.rpn),
+        ("roi_heads.box_head", f"2 x FC-{cfg.instance.fc_channels}", net.roi_heads.box_head),
+        ("roi_heads.mask_head", "4 separable convs + deconv, 28x28", net.roi_heads.mask_head),
+    ]
+    counts = [(name, desc, sum(p.numel() for p in mod.parameters())) for name, desc, mod in rows]
+    total = sum(p.numel() for p in net.parameters())
+    if as_json:
+        typer.echo(json.dumps({"source": source, "modules": {n: c for n, _, c in counts}, "total": total}, indent=2))
+        return EXIT_OK
+    table = Table(title=f"{source}: {cfg.num_classes} classes ({cfg.num_stuff} stuff, {cfg.num_things} things)",
+                  title_justify="left")
+    table.add_column("module")
+    table.add_column("structure")
+    table.add_column("parameters", justify="right")
+    for name, desc, n in counts:
+        table.add_row(name, desc, f"{n:,}")
+    table.add_row("[bold]total[/]", "", f"[bold]{total:,}[/] ({total / 1e6:.2f} M)")
+    stdout.print(table)
+    return EXIT_OK

@@ -1,0 +1,107 @@
+"""What this machine offers EfficientPS: torch/CUDA, ONNX Runtime providers, PyAV codecs, Qt, inplace_abn.
+
+Each probe imports lazily and never raises: a missing optional package is a finding, not a crash.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+Status = Literal["ok", "warn", "missing"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of ``efficientps doctor``. ``required`` checks make the doctor exit non-zero when missing."""
+
+    name: str
+    status: Status
+    detail: str
+    required: bool = False
+
+
+def _torch() -> list[Check]:
+    import torch
+
+    checks = [Check("torch", "ok", f"{torch.__version__} (CUDA build {torch.version.cuda or 'none'})", True)]
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        checks.append(Check("CUDA", "ok", f"{torch.cuda.device_count()} device(s): {names}"))
+    else:
+        checks.append(Check("CUDA", "warn", "no CUDA device: inference and training run on the CPU"))
+    return checks
+
+
+def _torchvision() -> list[Check]:
+    import torchvision
+    from torchvision.ops import nms
+
+    del nms
+    return [Check("torchvision", "ok", f"{torchvision.__version__} (RoIAlign, NMS ops loaded)", True)]
+
+
+def _timm() -> list[Check]:
+    import timm
+
+    return [Check("timm", "ok", timm.__version__, True)]
+
+
+def _onnxruntime() -> list[Check]:
+    import onnxruntime as ort
+
+    providers = ort.get_available_providers()
+    status: Status = "ok" if "CUDAExecutionProvider" in providers else "warn"
+    detail = f"{ort.__version__}; providers: {', '.join(providers)}"
+    if status == "warn":
+        detail += " (CPU only; for CUDA install the gpu extra)"
+    return [Check("onnxruntime", status, detail)]
+
+
+def _pyav() -> list[Check]:
+    import av
+
+    codecs = av.codecs_available
+    wanted = ["libx264", "h264", "aac"]
+    have = [c for c in wanted if c in codecs]
+    status: Status = "ok" if len(have) == len(wanted) else "warn"
+    return [Check("PyAV", status, f"{av.__version__}; codecs: {', '.join(have) or 'none of ' + ', '.join(wanted)}")]
+
+
+def _qt() -> list[Check]:
+    import PySide6
+    from PySide6 import QtCore
+
+    return [Check("Qt (PySide6)", "ok", f"PySide6 {PySide6.__version__}, Qt {QtCore.qVersion()}")]
+
+
+def _inplace_abn() -> list[Check]:
+    import inplace_abn  # noqa: F401
+
+    version = getattr(inplace_abn, "__version__", "installed")
+    return [Check("inplace_abn", "ok", f"{version} (--norm iabn available for training)")]
+
+
+_PROBES: list[tuple[str, Callable[[], list[Check]], bool]] = [
+    ("torch", _torch, True),
+    ("torchvision", _torchvision, True),
+    ("timm", _timm, True),
+    ("onnxruntime", _onnxruntime, False),
+    ("PyAV", _pyav, False),
+    ("Qt (PySide6)", _qt, False),
+    ("inplace_abn", _inplace_abn, False),
+]
+
+
+def run_checks() -> list[Check]:
+    """Probe everything; a probe that fails to import reports 'missing' with the reason."""
+    checks = [Check("python", "ok", f"{platform.python_version()} on {platform.machine()}")]
+    for name, probe, required in _PROBES:
+        try:
+            checks.extend(probe())
+        except Exception as err:  # ImportError, or a broken native library
+            reason = " ".join(str(err).split())[:120] or type(err).__name__
+            checks.append(Check(name, "missing", f"not usable: {reason}", required))
+    return checks

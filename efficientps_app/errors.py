@@ -1,0 +1,76 @@
+"""Domain errors and the one funnel that turns every failure into one line on stderr and an exit code.
+
+Exit codes:
+    0    success
+    1    domain error: bad input file, weights that do not fit, a missing optional dependency
+    2    usage error: unknown option, missing argument, invalid value (reported by Click)
+    130  interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from model.weights import WeightsFileError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEBUG_ENV = "EFFICIENTPS_DEBUG"
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class EfficientPSError(Exception):
+    """An error the user can fix; its message is shown as one line."""
+
+
+class SourceError(EfficientPSError):
+    """An input image, video or stream cannot be opened or read."""
+
+
+class WeightsError(EfficientPSError):
+    """A weights file cannot be used."""
+
+
+class ExportError(EfficientPSError):
+    """A model cannot be exported."""
+
+
+def error_line(message: str) -> None:
+    """Print ``error: message`` (one line) on stderr."""
+    stderr.print(f"[bold red]error:[/] {escape(' '.join(str(message).split()))}")
+
+
+def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:
+    """Run the Typer/Click command; map every outcome to an exit code with one line of error text.
+
+    Set ``EFFICIENTPS_DEBUG=1`` to let unexpected exceptions raise with their traceback.
+    """
+    try:
+        result = command.main(args=args, prog_name="efficientps", standalone_mode=False)
+    except typer.Abort:
+        error_line("aborted")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        result = EXIT_INTERRUPTED
+    except typer.TyperException as err:  # Click's usage errors (Typer vendors Click)
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        if message:  # empty for "no arguments: help shown"
+            error_line(f"{message} (try 'efficientps --help')")
+        return int(getattr(err, "exit_code", EXIT_USAGE))
+    except (EfficientPSError, WeightsFileError) as err:
+        error_line(str(err))
+        return EXIT_ERROR
+    except Exception as err:  # a bug: still one line unless debugging
+        if os.environ.get(DEBUG_ENV):
+            raise
+        error_line(f"internal error: {type(err).__name__}: {err} (set {DEBUG_ENV}=1 for the traceback)")
+        return EXIT_ERROR
+    if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into exit code 130
+        error_line("interrupted")
+    return result if isinstance(result, int) else EXIT_OK

@@ -1,0 +1,75 @@
+"""Class metadata: the one place that says which classes a model predicts.
+
+The class list travels with the model (it is part of :class:`model.config.EfficientPSConfig` and is
+written into every weights file), so a model trained on another label set carries its own names and
+colours. Stuff classes come first, thing classes after them, as in the official EfficientPS code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """One predicted class.
+
+    Attributes:
+        name: Human-readable name ("road", "car").
+        train_id: Index of the class in the network output (0..C-1).
+        label_id: Cityscapes labelId (what ``*_gtFine_labelIds.png`` and the panoptic JSON use).
+        color: RGB colour of the Cityscapes palette, 0-255.
+        is_thing: True for countable objects (instances), False for stuff.
+    """
+
+    name: str
+    train_id: int
+    label_id: int
+    color: tuple[int, int, int]
+    is_thing: bool
+
+
+def _cs(name: str, train_id: int, label_id: int, color: tuple[int, int, int], is_thing: bool) -> ClassSpec:
+    return ClassSpec(name, train_id, label_id, color, is_thing)
+
+
+CITYSCAPES_CLASSES: tuple[ClassSpec, ...] = (
+    _cs("road", 0, 7, (128, 64, 128), False),
+    _cs("sidewalk", 1, 8, (244, 35, 232), False),
+    _cs("building", 2, 11, (70, 70, 70), False),
+    _cs("wall", 3, 12, (102, 102, 156), False),
+    _cs("fence", 4, 13, (190, 153, 153), False),
+    _cs("pole", 5, 17, (153, 153, 153), False),
+    _cs("traffic light", 6, 19, (250, 170, 30), False),
+    _cs("traffic sign", 7, 20, (220, 220, 0), False),
+    _cs("vegetation", 8, 21, (107, 142, 35), False),
+    _cs("terrain", 9, 22, (152, 251, 152), False),
+    _cs("sky", 10, 23, (70, 130, 180), False),
+    _cs("person", 11, 24, (220, 20, 60), True),
+    _cs("rider", 12, 25, (255, 0, 0), True),
+    _cs("car", 13, 26, (0, 0, 142), True),
+    _cs("truck", 14, 27, (0, 0, 70), True),
+    _cs("bus", 15, 28, (0, 60, 100), True),
+    _cs("train", 16, 31, (0, 80, 100), True),
+    _cs("motorcycle", 17, 32, (0, 0, 230), True),
+    _cs("bicycle", 18, 33, (119, 11, 32), True),
+)
+"""The 19 Cityscapes evaluation classes: trainIds 0-10 are stuff, 11-18 are things."""
+
+VOID_ID = 255
+"""Label value for void / ignored pixels in semantic targets and category lists."""
+
+
+def validate_classes(classes: tuple[ClassSpec, ...]) -> None:
+    """Check that a class list can drive the network.
+
+    Raises:
+        ValueError: train ids are not 0..C-1 in order, stuff does not precede things, or a kind is empty.
+    """
+    if [c.train_id for c in classes] != list(range(len(classes))):
+        raise ValueError("class train_ids must be 0..C-1 in order")
+    kinds = [c.is_thing for c in classes]
+    if kinds != sorted(kinds):
+        raise ValueError("stuff classes must come before thing classes")
+    if not any(kinds) or all(kinds):
+        raise ValueError("a class list needs at least one stuff and one thing class")

@@ -1,0 +1,184 @@
+"""Panoptic fusion (SPEC section 6): one pure function shared by the PyTorch and ONNX backends.
+
+Follows the official ``EfficientPS.simple_test_mask_``:
+
+1. ``sem`` = argmax of the semantic logits over all classes.
+2. Each detection's 28x28 mask logits are pasted into its box (bilinear, zero outside the box): L_k.
+3. In descending score order, an instance whose mask (L_k > 0) is more than ``overlap_thresh`` covered
+   by the masks of instances kept before it is dropped.
+4. For kept instances, A_k = 4 L_k and B_k = the semantic logit of its class inside its integer box (mmdet
+   +1 convention), 0 elsewhere; FL_k = (sigmoid(A_k) + sigmoid(B_k)) * (A_k + B_k) (0 outside both).
+5. argmax over [stuff logits, FL_1..FL_K] picks an instance or "not instance" per pixel. As in the
+   official code, FL is 0 outside an instance's box and competes there too.
+6. Instances that won pixels get ids 1..K' in score order. Stuff labels come from ``sem``: pixels of
+   instances and of semantic thing classes are excluded, stuff classes with fewer than the (resolution
+   scaled) ``min_stuff_area`` pixels become void, the rest get ids K'+1.. in class order. Thing pixels
+   that no instance claimed are void (0).
+
+No module state, no parameters: deterministic given its inputs, on the inputs' device.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from model.config import FusionConfig
+from model.outputs import PanopticResult, Segment
+
+
+def fuse_panoptic(
+    sem_logits: torch.Tensor,
+    boxes: torch.Tensor,
+    labels: torch.Tensor,
+    scores: torch.Tensor,
+    mask_logits: torch.Tensor,
+    cfg: FusionConfig,
+    num_stuff: int,
+) -> PanopticResult:
+    """Fuse one image's semantic and instance outputs into a panoptic map.
+
+    Args:
+        sem_logits: (C, H, W) semantic logits at the resolution to fuse at.
+        boxes: (K, 4) float xyxy detection boxes in pixels of that resolution.
+        labels: (K,) int64 class ids of the detections (thing train ids, >= num_stuff).
+        scores: (K,) float detection scores.
+        mask_logits: (K, M, M) mask logits of each detection's class.
+        cfg: thresholds.
+        num_stuff: number of stuff classes; ids < num_stuff are stuff.
+
+    Returns:
+        The panoptic id map, its segments and the semantic argmax.
+    """
+    sem_logits = sem_logits.float()
+    _, h, w = sem_logits.shape
+    sem = sem_logits.argmax(0)
+    best_val, best_idx = sem_logits[:num_stuff].max(0)
+    occupied = torch.zeros((h, w), dtype=torch.bool, device=sem.device)
+    kept: list[int] = []
+    for k in scores.float().argsort(descending=True, stable=True).tolist():
+        box = boxes[k].float()
+        ys, xs, pasted = paste_mask_logits(mask_logits[k].float(), box, h, w)
+        mask = pasted > 0
+        area = int(mask.sum())
+        if area and int((mask & occupied[ys, xs]).sum()) > cfg.overlap_thresh * area:
+            continue
+        occupied[ys, xs] |= mask
+        channel = num_stuff + len(kept)
+        kept.append(k)
+        _compete(best_val, best_idx, channel, box, pasted, ys, xs, sem_logits[int(labels[k])], cfg.mask_logit_scale)
+
+    instance = torch.where(best_idx >= num_stuff, best_idx - num_stuff + 1, torch.zeros_like(best_idx))
+    present = [int(i) for i in torch.unique(instance).tolist() if i > 0]
+    panoptic = torch.zeros((h, w), dtype=torch.int32, device=sem.device)
+    info: list[tuple[int, int, float | None]] = []  # (category, is_thing, score) per new id
+    for new_id, old in enumerate(present, start=1):
+        k = kept[old - 1]
+        panoptic[instance == old] = new_id
+        info.append((int(labels[k]), True, float(scores[k])))
+
+    stuff_sem = torch.where((instance > 0) | (sem >= num_stuff), torch.full_like(sem, num_stuff), sem)
+    counts = torch.bincount(stuff_sem.flatten(), minlength=num_stuff + 1)[:num_stuff]
+    min_area = stuff_area_threshold(cfg, h, w)
+    for c in range(num_stuff):
+        if int(counts[c]) >= max(min_area, 1):
+            panoptic[stuff_sem == c] = len(info) + 1
+            info.append((c, False, None))
+    return PanopticResult(panoptic=panoptic, segments=_segments(panoptic, info), semantic=sem)
+
+
+def stuff_area_threshold(cfg: FusionConfig, height: int, width: int) -> float:
+    """``min_stuff_area`` scaled by the fused pixel count relative to ``stuff_area_reference``."""
+    if cfg.stuff_area_reference is None:
+        return float(cfg.min_stuff_area)
+    ref_h, ref_w = cfg.stuff_area_reference
+    return cfg.min_stuff_area * (height * width) / (ref_h * ref_w)
+
+
+def paste_mask_logits(
+    mask: torch.Tensor, box: torch.Tensor, height: int, width: int
+) -> tuple[slice, slice, torch.Tensor]:
+    """Resample an M x M logit map into its box (bilinear, edge-clamped inside, 0 outside the box).
+
+    Args:
+        mask: (M, M) logits over the box.
+        box: (4,) xyxy in pixels.
+        height, width: image size.
+
+    Returns:
+        Row and column slices of the image region covering the box, and the (h', w') pasted logits
+        there; pixels whose centre lies outside the box are 0.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    c0, c1 = max(int(x1), 0), min(int(x2) + 1, width)
+    r0, r1 = max(int(y1), 0), min(int(y2) + 1, height)
+    if c1 <= c0 or r1 <= r0:
+        return slice(0, 0), slice(0, 0), mask.new_zeros((0, 0))
+    cx = torch.arange(c0, c1, device=mask.device, dtype=mask.dtype) + 0.5
+    cy = torch.arange(r0, r1, device=mask.device, dtype=mask.dtype) + 0.5
+    gx = 2 * (cx - x1) / max(x2 - x1, 1e-6) - 1
+    gy = 2 * (cy - y1) / max(y2 - y1, 1e-6) - 1
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
+    out = F.grid_sample(mask[None, None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, 0]
+    inside = (gy.abs() <= 1)[:, None] & (gx.abs() <= 1)[None, :]
+    return slice(r0, r1), slice(c0, c1), out * inside
+
+
+def _compete(
+    best_val: torch.Tensor,
+    best_idx: torch.Tensor,
+    channel: int,
+    box: torch.Tensor,
+    pasted: torch.Tensor,
+    ys: slice,
+    xs: slice,
+    class_logits: torch.Tensor,
+    scale: float,
+) -> None:
+    """Running argmax update with one instance channel FL_k (in place; first maximum wins ties)."""
+    h, w = best_val.shape
+    x1, y1, x2, y2 = (float(v) for v in box)
+    bx0, bx1 = min(max(int(x1 + 1), 0), w), min(max(int(round(x2 - 1) + 1), 0), w)
+    by0, by1 = min(max(int(y1 + 1), 0), h), min(max(int(round(y2 - 1) + 1), 0), h)
+    rects = [r for r in ((ys.start, ys.stop, xs.start, xs.stop), (by0, by1, bx0, bx1)) if r[1] > r[0] and r[3] > r[2]]
+    if rects:  # the union of the pasted region and the semantic box: FL_k is 0 outside it
+        r0, r1 = min(r[0] for r in rects), max(r[1] for r in rects)
+        c0, c1 = min(r[2] for r in rects), max(r[3] for r in rects)
+    else:
+        r0 = r1 = c0 = c1 = 0
+    a = best_val.new_zeros((r1 - r0, c1 - c0))
+    a[ys.start - r0 : ys.stop - r0, xs.start - c0 : xs.stop - c0] = pasted * scale
+    b = best_val.new_zeros(a.shape)
+    if by1 > by0 and bx1 > bx0:
+        b[by0 - r0 : by1 - r0, bx0 - c0 : bx1 - c0] = class_logits[by0:by1, bx0:bx1]
+    fl = (torch.sigmoid(a) + torch.sigmoid(b)) * (a + b)
+
+    region_val, region_idx = best_val[r0:r1, c0:c1].clone(), best_idx[r0:r1, c0:c1].clone()
+    negative = best_val < 0  # outside its region FL_k = 0, which beats negative maxima
+    best_idx[negative] = channel
+    best_val.clamp_(min=0)
+    better = fl > region_val
+    best_val[r0:r1, c0:c1] = torch.where(better, fl, region_val)
+    best_idx[r0:r1, c0:c1] = torch.where(better, torch.full_like(region_idx, channel), region_idx)
+
+
+def _segments(panoptic: torch.Tensor, info: list[tuple[int, bool, float | None]]) -> tuple[Segment, ...]:
+    if not info:
+        return ()
+    h, w = panoptic.shape
+    ids = panoptic.flatten().long()
+    n = len(info) + 1
+    area = torch.bincount(ids, minlength=n)
+    ys = torch.arange(h, device=ids.device).repeat_interleave(w)
+    xs = torch.arange(w, device=ids.device).repeat(h)
+    big = torch.full((n,), h + w, device=ids.device, dtype=torch.long)
+    lo_x = big.scatter_reduce(0, ids, xs, "amin")
+    lo_y = big.scatter_reduce(0, ids, ys, "amin")
+    hi_x = torch.full_like(big, -1).scatter_reduce(0, ids, xs, "amax")
+    hi_y = torch.full_like(big, -1).scatter_reduce(0, ids, ys, "amax")
+    stats = torch.stack([area, lo_x, lo_y, hi_x, hi_y], 1).tolist()
+    return tuple(
+        Segment(id=i, category_id=cat, is_thing=thing, score=score, area=int(stats[i][0]),
+                bbox=(stats[i][1], stats[i][2], stats[i][3] - stats[i][1] + 1, stats[i][4] - stats[i][2] + 1))
+        for i, (cat, thing, score) in enumerate(info, start=1)
+    )

@@ -1,0 +1,172 @@
+"""Weights files: ``.safetensors`` with the model config and class metadata in the header.
+
+safetensors stores raw tensors and a JSON header, so loading never unpickles (no code runs). Every key
+and shape is checked before anything is loaded; problems raise :class:`WeightsFileError` with a
+one-line message that names the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from model.config import PRESETS, EfficientPSConfig, NormKind, config_from_dict, config_to_dict
+from model.efficientps import EfficientPS, build_efficientps
+
+FORMAT = "efficientps"
+FORMAT_VERSION = "1"
+
+
+class WeightsFileError(ValueError):
+    """A weights file is missing, unreadable, not ours, truncated or does not fit the model."""
+
+
+def preset_name(cfg: EfficientPSConfig) -> str:
+    """The preset a config equals, or "custom"."""
+    return next((name for name, p in PRESETS.items() if p == cfg), "custom")
+
+
+def save_model(model: EfficientPS, path: str | Path, half: bool = False, extra: dict[str, str] | None = None) -> Path:
+    """Write ``model``'s weights and config to ``path`` atomically (no half-written file on failure).
+
+    Args:
+        model: the network.
+        path: destination, conventionally ``*.safetensors``.
+        half: store floating-point tensors as fp16 (they are loaded back as fp32).
+        extra: further string metadata (e.g. training provenance).
+    """
+    path = Path(path)
+    state = {}
+    for key, value in model.state_dict().items():
+        t = value.detach().cpu().contiguous()
+        state[key] = t.half() if half and t.is_floating_point() else t
+    try:
+        version = metadata.version("efficientps")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": json.dumps(config_to_dict(model.cfg)),
+        "preset": preset_name(model.cfg),
+        "efficientps_version": version,
+        **(extra or {}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The header metadata of an EfficientPS weights file.
+
+    Raises:
+        WeightsFileError: missing, unreadable, not safetensors, or not an EfficientPS weights file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsFileError(f"{path}: weights file not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as err:  # safetensors raises its own error types for malformed headers
+        raise WeightsFileError(f"{path}: not a readable .safetensors weights file ({_short(err)})") from err
+    if meta.get("format") != FORMAT:
+        raise WeightsFileError(f"{path}: a safetensors file, but not an EfficientPS weights file (no config header)")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise WeightsFileError(f"{path}: weights format version {meta.get('format_version')!r} is not supported")
+    return meta
+
+
+def load_config(path: str | Path) -> EfficientPSConfig:
+    """The model config stored in a weights file (reads only the header)."""
+    meta = read_metadata(path)
+    try:
+        return config_from_dict(json.loads(meta["config"]))
+    except (KeyError, ValueError, TypeError) as err:
+        raise WeightsFileError(f"{path}: invalid model config in header ({_short(err)})") from err
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", preset: str | None = None, norm: NormKind | None = None
+) -> EfficientPS:
+    """Build the network described by a weights file and load its tensors (eval mode).
+
+    Args:
+        path: a file written by :func:`save_model`.
+        device: where the model goes.
+        preset: if given, the file must hold that preset.
+        norm: replace the stored norm layer kind (e.g. "iabn" for training); keys are identical.
+
+    Raises:
+        WeightsFileError: see :func:`read_metadata`, a preset mismatch, or missing/unexpected/mis-shaped
+            tensors.
+    """
+    cfg = load_config(path)
+    if preset is not None and preset_name(cfg) != preset:
+        raise WeightsFileError(f"{path}: holds preset {preset_name(cfg)!r}, not {preset!r}")
+    if norm is not None:
+        cfg = dataclasses.replace(cfg, norm=norm)
+    model = build_efficientps(cfg)
+    load_weights_into(model, path)
+    return model.to(device).eval()
+
+
+def load_weights_into(model: EfficientPS, path: str | Path) -> None:
+    """Load a weights file into an existing model after checking every key and shape.
+
+    Raises:
+        WeightsFileError: unreadable file, or tensors that do not fit ``model``.
+    """
+    path = Path(path)
+    meta = read_metadata(path)
+    expected = model.state_dict()
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            check_state_shapes(shapes, {k: tuple(v.shape) for k, v in expected.items()}, f"{path} ({meta.get('preset')})")
+            state = {k: f.get_tensor(k).to(expected[k].dtype) for k in shapes}
+    except WeightsFileError:
+        raise
+    except Exception as err:
+        raise WeightsFileError(f"{path}: cannot read tensors, the file may be truncated ({_short(err)})") from err
+    model.load_state_dict(state)
+
+
+def check_state_shapes(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]], what: str) -> None:
+    """Raise :class:`WeightsFileError` naming missing, unexpected and mis-shaped tensors."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = sorted(k for k in set(found) & set(expected) if found[k] != expected[k])
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+    if wrong:
+        k = wrong[0]
+        problems.append(f"{len(wrong)} mis-shaped (e.g. {k}: {list(found[k])} vs {list(expected[k])})")
+    if problems:
+        raise WeightsFileError(f"{what}: tensors do not fit the model: " + "; ".join(problems))
+
+
+def _short(err: Exception) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+

@@ -1,0 +1,35 @@
+"""Shared fixtures: the tiny preset and small synthetic training targets."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model import PRESETS, build_efficientps
+from model.efficientps import EfficientPS
+
+
+def make_target(height: int, width: int, boxes: list[tuple[int, int, int, int]], label: int = 13) -> dict:
+    """A training target with rectangular instances of class ``label`` over random stuff.
+
+    Boxes are (x0, y0, x1, y1) pixel ranges, end exclusive; the target boxes are inclusive xyxy.
+    """
+    gen = torch.Generator().manual_seed(height * 7 + width + len(boxes))
+    semantic = torch.randint(0, 11, (height, width), generator=gen)
+    masks = torch.zeros((len(boxes), height, width), dtype=torch.bool)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        masks[i, y0:y1, x0:x1] = True
+        semantic[masks[i]] = label
+    semantic[:2] = 255  # a strip of void
+    return {
+        "boxes": torch.tensor([[x0, y0, x1 - 1, y1 - 1] for x0, y0, x1, y1 in boxes], dtype=torch.float32).reshape(-1, 4),
+        "labels": torch.full((len(boxes),), label, dtype=torch.int64),
+        "masks": masks,
+        "semantic": semantic,
+    }
+
+
+@pytest.fixture
+def tiny_model() -> EfficientPS:
+    torch.manual_seed(0)
+    return build_efficientps(PRESETS["tiny"])
