@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from model.classes import CITYSCAPES_CLASSES, ClassSpec, validate_classes
 
-NormKind = Literal["bn", "syncbn", "iabn", "iabn_sync"]
-"""Norm layer: plain BatchNorm2d + LeakyReLU, torch SyncBatchNorm, or inplace_abn's InPlaceABN(Sync)."""
+NormKind = Literal["bn", "iabn", "iabn_sync"]
+"""Norm layer: plain-PyTorch InPlaceABN equivalent (``bn``), or inplace_abn's InPlaceABN / InPlaceABNSync."""
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,11 @@ def fuse_panoptic(
     """
     sem_logits = sem_logits.float()
     _, h, w = sem_logits.shape
-    sem = sem_logits.argmax(0)
+    sem = sem_logits.max(0).indices  # first maximum, like argmax (and much faster on CPU)
     best_val, best_idx = sem_logits[:num_stuff].max(0)
     occupied = torch.zeros((h, w), dtype=torch.bool, device=sem.device)
     kept: list[int] = []
+    maybe_negative = (0, h, 0, w)  # where best_val can still be < 0: first the whole image
     for k in scores.float().argsort(descending=True, stable=True).tolist():
         box = boxes[k].float()
         ys, xs, pasted = paste_mask_logits(mask_logits[k].float(), box, h, w)
@@ -66,24 +67,26 @@ def fuse_panoptic(
         occupied[ys, xs] |= mask
         channel = num_stuff + len(kept)
         kept.append(k)
-        _compete(best_val, best_idx, channel, box, pasted, ys, xs, sem_logits[int(labels[k])], cfg.mask_logit_scale)
+        maybe_negative = _compete(best_val, best_idx, maybe_negative, channel, box, pasted, ys, xs,
+                                  sem_logits[int(labels[k])], cfg.mask_logit_scale)
 
     instance = torch.where(best_idx >= num_stuff, best_idx - num_stuff + 1, torch.zeros_like(best_idx))
     present = [int(i) for i in torch.unique(instance).tolist() if i > 0]
-    panoptic = torch.zeros((h, w), dtype=torch.int32, device=sem.device)
-    info: list[tuple[int, int, float | None]] = []  # (category, is_thing, score) per new id
+    info: list[tuple[int, bool, float | None]] = []  # (category, is_thing, score) per new id
+    instance_ids = torch.zeros(len(kept) + 1, dtype=torch.int32, device=sem.device)
     for new_id, old in enumerate(present, start=1):
-        k = kept[old - 1]
-        panoptic[instance == old] = new_id
-        info.append((int(labels[k]), True, float(scores[k])))
+        instance_ids[old] = new_id
+        info.append((int(labels[kept[old - 1]]), True, float(scores[kept[old - 1]])))
 
     stuff_sem = torch.where((instance > 0) | (sem >= num_stuff), torch.full_like(sem, num_stuff), sem)
     counts = torch.bincount(stuff_sem.flatten(), minlength=num_stuff + 1)[:num_stuff]
     min_area = stuff_area_threshold(cfg, h, w)
+    stuff_ids = torch.zeros(num_stuff + 1, dtype=torch.int32, device=sem.device)  # last entry: thing -> void
     for c in range(num_stuff):
         if int(counts[c]) >= max(min_area, 1):
-            panoptic[stuff_sem == c] = len(info) + 1
             info.append((c, False, None))
+            stuff_ids[c] = len(info)
+    panoptic = torch.where(instance > 0, instance_ids[instance], stuff_ids[stuff_sem])
     return PanopticResult(panoptic=panoptic, segments=_segments(panoptic, info), semantic=sem)
 
 
@@ -127,6 +130,7 @@ def paste_mask_logits(
 def _compete(
     best_val: torch.Tensor,
     best_idx: torch.Tensor,
+    maybe_negative: tuple[int, int, int, int],
     channel: int,
     box: torch.Tensor,
     pasted: torch.Tensor,
@@ -134,14 +138,19 @@ def _compete(
     xs: slice,
     class_logits: torch.Tensor,
     scale: float,
-) -> None:
-    """Running argmax update with one instance channel FL_k (in place; first maximum wins ties)."""
+) -> tuple[int, int, int, int]:
+    """Running argmax update with instance channel FL_k, in place (the first maximum wins ties).
+
+    FL_k is 0 outside the union of the pasted region and the semantic box, where it beats negative
+    maxima. Negative maxima can only remain inside the region last updated, so that update touches
+    ``maybe_negative`` rather than the whole image. Returns the region where negatives may remain.
+    """
     h, w = best_val.shape
     x1, y1, x2, y2 = (float(v) for v in box)
     bx0, bx1 = min(max(int(x1 + 1), 0), w), min(max(int(round(x2 - 1) + 1), 0), w)
     by0, by1 = min(max(int(y1 + 1), 0), h), min(max(int(round(y2 - 1) + 1), 0), h)
     rects = [r for r in ((ys.start, ys.stop, xs.start, xs.stop), (by0, by1, bx0, bx1)) if r[1] > r[0] and r[3] > r[2]]
-    if rects:  # the union of the pasted region and the semantic box: FL_k is 0 outside it
+    if rects:
         r0, r1 = min(r[0] for r in rects), max(r[1] for r in rects)
         c0, c1 = min(r[2] for r in rects), max(r[3] for r in rects)
     else:
@@ -154,12 +163,14 @@ def _compete(
     fl = (torch.sigmoid(a) + torch.sigmoid(b)) * (a + b)
 
     region_val, region_idx = best_val[r0:r1, c0:c1].clone(), best_idx[r0:r1, c0:c1].clone()
-    negative = best_val < 0  # outside its region FL_k = 0, which beats negative maxima
-    best_idx[negative] = channel
-    best_val.clamp_(min=0)
+    n0, n1, m0, m1 = maybe_negative
+    neg_val, neg_idx = best_val[n0:n1, m0:m1], best_idx[n0:n1, m0:m1]
+    neg_idx[neg_val < 0] = channel
+    neg_val.clamp_(min=0)
     better = fl > region_val
     best_val[r0:r1, c0:c1] = torch.where(better, fl, region_val)
     best_idx[r0:r1, c0:c1] = torch.where(better, torch.full_like(region_idx, channel), region_idx)
+    return (r0, r1, c0, c1)
 
 
 def _segments(panoptic: torch.Tensor, info: list[tuple[int, bool, float | None]]) -> tuple[Segment, ...]:

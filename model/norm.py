@@ -1,9 +1,15 @@
-"""Norm + activation layers: BatchNorm2d + LeakyReLU(0.01), or inplace_abn's InPlaceABN.
+"""Norm + activation layers with In-Place Activated BatchNorm semantics, in plain PyTorch or inplace_abn.
 
-The official EfficientPS uses In-Place Activated BatchNorm (leaky ReLU, slope 0.01) everywhere. Its
-eval output equals ``BatchNorm2d`` followed by ``LeakyReLU(0.01)`` (or by nothing for the 'identity'
-activation), and both layers have the same state-dict keys, so weights move freely between them.
-``inplace_abn`` is optional: it saves training memory but is a custom op (no ONNX export).
+The official EfficientPS uses inplace_abn's ``InPlaceABN`` (leaky ReLU, slope 0.01) everywhere. Its
+affine scale is ``|weight| + eps``, not ``weight`` (inplace_abn 1.x keeps the scale positive so the
+activation can be inverted in the backward pass):
+
+    y = act((x - mean) / sqrt(var + eps) * (|weight| + eps) + bias)
+
+:class:`BatchNormAct2d` computes exactly this with ``F.batch_norm``, so it and ``InPlaceABN`` have the same
+state-dict keys and the same outputs, and weights trained with either (the authors' checkpoint included)
+load into the other unchanged. ``inplace_abn`` is optional: it saves training memory but is a custom op
+(no ONNX export).
 """
 
 from __future__ import annotations
@@ -22,36 +28,24 @@ NormFactory = Callable[..., nn.Module]
 """``factory(num_features, apply_act=True) -> nn.Module`` (extra keyword arguments are ignored)."""
 
 
-class _ActMixin:
-    apply_act: bool
-
-    def _act(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(x, LEAKY_SLOPE) if self.apply_act else x
-
-
-class BatchNormAct2d(_ActMixin, nn.BatchNorm2d):
-    """``BatchNorm2d`` then ``LeakyReLU(0.01)`` (or identity when ``apply_act`` is False)."""
+class BatchNormAct2d(nn.BatchNorm2d):
+    """InPlaceABN in plain PyTorch: BatchNorm with scale ``|weight| + eps``, then LeakyReLU(0.01) or identity."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, apply_act: bool = True):
         super().__init__(num_features, eps=eps, momentum=momentum)
         self.apply_act = apply_act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._act(super().forward(x))
+        if self.training:
+            self.num_batches_tracked.add_(1)
+        y = F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight.abs() + self.eps, self.bias,
+            self.training, self.momentum, self.eps,
+        )
+        return F.leaky_relu(y, LEAKY_SLOPE) if self.apply_act else y
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", act={'leaky_relu' if self.apply_act else 'identity'}"
-
-
-class SyncBatchNormAct2d(_ActMixin, nn.SyncBatchNorm):
-    """``SyncBatchNorm`` then ``LeakyReLU(0.01)``: the plain-PyTorch stand-in for InPlaceABNSync."""
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, apply_act: bool = True):
-        super().__init__(num_features, eps=eps, momentum=momentum)
-        self.apply_act = apply_act
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._act(super().forward(x))
 
 
 def inplace_abn_available() -> bool:
@@ -89,9 +83,7 @@ def norm_factory(kind: NormKind, eps: float) -> NormFactory:
 
         return make_abn
 
-    bn_cls = BatchNormAct2d if kind == "bn" else SyncBatchNormAct2d
-
     def make_bn(num_features: int, apply_act: bool = True, **_: object) -> nn.Module:
-        return bn_cls(num_features, eps=eps, apply_act=apply_act)
+        return BatchNormAct2d(num_features, eps=eps, apply_act=apply_act)
 
     return make_bn

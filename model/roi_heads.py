@@ -130,6 +130,13 @@ class RoIStage(RoIHeads):
     def _mask_logits(
         self, features: dict[str, torch.Tensor], boxes: list[torch.Tensor], pool_shapes: list[tuple[int, int]]
     ) -> torch.Tensor:
+        if not torch.jit.is_tracing() and sum(len(b) for b in boxes) == 0:
+            # InPlaceABN rejects empty batches: skip the head, but keep its parameters in the graph
+            # (zero gradient) so that DDP sees every parameter used.
+            size = 2 * self.mask_roi_pool.output_size[0]
+            zero = sum(p.sum() for p in self.mask_head.parameters()) * 0.0
+            return zero + features[self.mask_roi_pool.featmap_names[0]].new_zeros(
+                (0, self.mask_head.conv_logits.out_channels, size, size))
         return self.mask_head(self.mask_roi_pool(features, boxes, pool_shapes))
 
     def _losses(

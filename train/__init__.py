@@ -1,0 +1,1 @@
+"""Training: data, losses, loop and evaluation (the loop and data pipeline arrive with the training issue)."""

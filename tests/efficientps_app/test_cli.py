@@ -1,0 +1,84 @@
+"""The CLI: version, doctor, model-info, and the one-line error funnel with documented exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from efficientps_app import __version__
+from efficientps_app.cli import main
+from model.weights import save_model
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys):
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"efficientps {__version__}"
+
+
+def test_doctor_reports_every_component(capsys):
+    code, out, _ = run(["doctor", "--json"], capsys)
+    names = {c["name"]: c for c in json.loads(out)}
+    assert {"torch", "CUDA", "torchvision", "timm", "onnxruntime", "PyAV", "Qt (PySide6)", "inplace_abn"} <= set(names)
+    assert names["torch"]["status"] == "ok" and code == 0
+
+
+def test_doctor_reports_a_missing_optional_package(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    code, out, _ = run(["doctor", "--json"], capsys)
+    ort = next(c for c in json.loads(out) if c["name"] == "onnxruntime")
+    assert ort["status"] == "missing" and code == 0  # optional: reported, not fatal
+
+
+def test_model_info_counts_parameters(capsys):
+    code, out, _ = run(["model-info", "b5-cityscapes", "--json"], capsys)
+    info = json.loads(out)
+    assert code == 0 and abs(info["total"] - 42.99e6) < 0.05e6
+    assert info["modules"]["backbone"] == 23_148_912
+    assert sum(info["modules"].values()) == info["total"]
+    code, out, _ = run(["model-info", "tiny"], capsys)
+    assert code == 0 and "semantic_head" in out and "total" in out
+
+
+def test_model_info_reads_a_weights_file(tiny_model, tmp_path: Path, capsys):
+    path = save_model(tiny_model, tmp_path / "w.safetensors")
+    code, out, _ = run(["model-info", str(path), "--json"], capsys)
+    assert code == 0 and json.loads(out)["total"] == sum(p.numel() for p in tiny_model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["model-info", "b9"], 1, "unknown preset or weights file 'b9'"),
+        (["model-info"], 2, "Missing argument"),
+        (["model-info", "tiny", "--bogus"], 2, "No such option: --bogus"),
+        (["no-such-command"], 2, "No such command"),
+    ],
+)
+def test_errors_are_one_line_on_stderr_with_documented_codes(args, code, text, capsys):
+    got, out, err = run(args, capsys)
+    assert got == code and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and text in err
+
+
+def test_corrupt_weights_file_is_one_line(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 100)
+    code, _, err = run(["model-info", str(bad)], capsys)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_console_script_runs_in_a_subprocess(tmp_path: Path):
+    proc = subprocess.run([sys.executable, "-m", "efficientps_app", "model-info", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and proc.stdout == ""
+    proc = subprocess.run([sys.executable, "-m", "efficientps_app", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("efficientps ")

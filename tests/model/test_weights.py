@@ -1,0 +1,105 @@
+"""Weights files: round trip, and one-line errors for corrupt, truncated, foreign and mismatched files."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from model import PRESETS, build_efficientps
+from model.weights import WeightsFileError, load_config, load_model, load_weights_into, read_metadata, save_model
+
+
+@pytest.fixture
+def saved(tiny_model, tmp_path: Path) -> Path:
+    for m in tiny_model.modules():  # make the buffers non-trivial so that the round trip is meaningful
+        if hasattr(m, "running_var"):
+            m.running_var.uniform_(0.5, 1.5)
+    return save_model(tiny_model, tmp_path / "tiny.safetensors")
+
+
+def test_round_trip_restores_every_tensor_config_and_output(tiny_model, saved: Path):
+    loaded = load_model(saved)
+    assert loaded.cfg == tiny_model.cfg and not loaded.training
+    for key, value in tiny_model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(tiny_model.eval().forward_raw(x).sem_logits, loaded.forward_raw(x).sem_logits)
+    meta = read_metadata(saved)
+    assert meta["preset"] == "tiny" and meta["format"] == "efficientps"
+    assert [c.name for c in load_config(saved).classes][:2] == ["road", "sidewalk"]
+    assert list(saved.parent.iterdir()) == [saved]  # atomic write leaves no temporary file
+
+
+def test_half_precision_file_loads_as_float32(tiny_model, tmp_path: Path):
+    path = save_model(tiny_model, tmp_path / "half.safetensors", half=True)
+    full = save_model(tiny_model, tmp_path / "full.safetensors")
+    assert path.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_model(path)
+    weight = loaded.semantic_head.conv_logits.weight
+    assert weight.dtype == torch.float32
+    assert torch.allclose(weight, tiny_model.semantic_head.conv_logits.weight, atol=1e-3)
+
+
+def test_load_with_another_norm_layer(saved: Path):
+    from model.norm import inplace_abn_available
+
+    if not inplace_abn_available():
+        pytest.skip("inplace_abn is not installed (optional [iabn] extra)")
+    model = load_model(saved, norm="iabn")
+    assert any(type(m).__name__ == "InPlaceABN" for m in model.modules())
+
+
+@pytest.mark.parametrize("content", [b"", b"not a weights file at all", bytes(range(256)) * 40])
+def test_garbage_is_a_one_line_error(tmp_path: Path, content: bytes):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(WeightsFileError, match="not a readable .safetensors") as err:
+        load_model(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_truncated_file_is_an_error(saved: Path):
+    data = saved.read_bytes()
+    saved.write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsFileError) as err:
+        load_model(saved)
+    assert "\n" not in str(err.value)
+
+
+def test_safetensors_without_our_header_is_refused(tmp_path: Path):
+    path = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(3)}, str(path))
+    with pytest.raises(WeightsFileError, match="not an EfficientPS weights file"):
+        load_model(path)
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(WeightsFileError, match="not found"):
+        load_model(tmp_path / "nope.safetensors")
+
+
+def test_weights_of_another_preset_do_not_load_into_a_model(saved: Path):
+    other = build_efficientps(dataclasses.replace(PRESETS["tiny"], fpn=dataclasses.replace(PRESETS["tiny"].fpn, channels=48)))
+    with pytest.raises(WeightsFileError, match="mis-shaped") as err:
+        load_weights_into(other, saved)
+    assert "(tiny)" in str(err.value)
+    with pytest.raises(WeightsFileError, match="holds preset 'tiny', not 'b0'"):
+        load_model(saved, preset="b0")
+
+
+def test_missing_and_unexpected_tensors_are_named(tiny_model, tmp_path: Path):
+    path = save_model(tiny_model, tmp_path / "t.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys() if k != "semantic_head.conv_logits.bias"}
+    tensors["extra.weight"] = torch.zeros(1)
+    save_file(tensors, str(path), metadata=meta)
+    with pytest.raises(WeightsFileError, match=r"1 missing \(e.g. semantic_head.conv_logits.bias\); 1 unexpected"):
+        load_model(path)
