@@ -17,8 +17,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from model.weights import WeightsFileError
-
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEBUG_ENV = "EFFICIENTPS_DEBUG"
 
@@ -46,6 +44,14 @@ def error_line(message: str) -> None:
     stderr.print(f"[bold red]error:[/] {escape(' '.join(str(message).split()))}")
 
 
+def _is_domain_error(err: Exception) -> bool:
+    """EfficientPSError, or the model package's WeightsFileError (checked without importing torch)."""
+    if isinstance(err, EfficientPSError):
+        return True
+    weights = sys.modules.get("model.weights")
+    return weights is not None and isinstance(err, weights.WeightsFileError)
+
+
 def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:
     """Run the Typer/Click command; map every outcome to an exit code with one line of error text.
 
@@ -63,11 +69,11 @@ def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:
         if message:  # empty for "no arguments: help shown"
             error_line(f"{message} (try 'efficientps --help')")
         return int(getattr(err, "exit_code", EXIT_USAGE))
-    except (EfficientPSError, WeightsFileError) as err:
-        error_line(str(err))
-        return EXIT_ERROR
-    except Exception as err:  # a bug: still one line unless debugging
-        if os.environ.get(DEBUG_ENV):
+    except Exception as err:
+        if _is_domain_error(err):
+            error_line(str(err))
+            return EXIT_ERROR
+        if os.environ.get(DEBUG_ENV):  # a bug: still one line unless debugging
             raise
         error_line(f"internal error: {type(err).__name__}: {err} (set {DEBUG_ENV}=1 for the traceback)")
         return EXIT_ERROR

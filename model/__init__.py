@@ -10,8 +10,10 @@ from model.config import EfficientPSConfig, PRESETS, config_from_dict, config_to
 from model.efficientps import EfficientPS, build_efficientps
 from model.fusion import fuse_panoptic
 from model.outputs import PanopticResult, RawOutputs, Segment
+from model.weights import WeightsFileError, load_model, save_model
 
 __all__ = [
     "CITYSCAPES_CLASSES", "ClassSpec", "EfficientPS", "EfficientPSConfig", "PRESETS", "PanopticResult",
-    "RawOutputs", "Segment", "build_efficientps", "config_from_dict", "config_to_dict", "fuse_panoptic",
+    "RawOutputs", "Segment", "WeightsFileError", "build_efficientps", "config_from_dict", "config_to_dict",
+    "fuse_panoptic", "load_model", "save_model",
 ]

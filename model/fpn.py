@@ -37,7 +37,7 @@ class TwoWayFPN(nn.Module):
             self.fpn_convs = nn.ModuleList(ConvNormAct(c, c, 3, norm) for _ in LEVELS)
         self.out_channels = {k: c for k in LEVELS}
         init_conv_norm(self)
-        for m in self.fpn_convs.modules():  # official: Xavier-uniform FPN output convs
+        for m in self.modules():  # official (mmdet FPN.init_weights): Xavier-uniform for every neck conv
             if isinstance(m, nn.Conv2d):
                 nn.init.xavier_uniform_(m.weight)
 

@@ -104,7 +104,7 @@ def load_config(path: str | Path) -> EfficientPSConfig:
 
 
 def load_model(
-    path: str | Path, device: str | torch.device = "cpu", preset: str | None = None, norm: NormKind | None = None
+    path: str | Path, device: str | torch.device = "cpu", preset: str | None = None, norm: NormKind | None = "bn"
 ) -> EfficientPS:
     """Build the network described by a weights file and load its tensors (eval mode).
 
@@ -112,7 +112,9 @@ def load_model(
         path: a file written by :func:`save_model`.
         device: where the model goes.
         preset: if given, the file must hold that preset.
-        norm: replace the stored norm layer kind (e.g. "iabn" for training); keys are identical.
+        norm: norm layer kind to build. The default, the plain-PyTorch layer, gives the same outputs as
+            inplace_abn's and needs no extension, so weights trained with ``iabn`` load anywhere;
+            None keeps the kind stored in the file.
 
     Raises:
         WeightsFileError: see :func:`read_metadata`, a preset mismatch, or missing/unexpected/mis-shaped

@@ -45,13 +45,17 @@ def test_half_precision_file_loads_as_float32(tiny_model, tmp_path: Path):
     assert torch.allclose(weight, tiny_model.semantic_head.conv_logits.weight, atol=1e-3)
 
 
-def test_load_with_another_norm_layer(saved: Path):
+def test_norm_layer_kind_on_load(saved: Path, tmp_path: Path):
     from model.norm import inplace_abn_available
 
     if not inplace_abn_available():
         pytest.skip("inplace_abn is not installed (optional [iabn] extra)")
     model = load_model(saved, norm="iabn")
     assert any(type(m).__name__ == "InPlaceABN" for m in model.modules())
+    trained_with_iabn = save_model(model, tmp_path / "iabn.safetensors")
+    assert load_config(trained_with_iabn).norm == "iabn"
+    assert not any(type(m).__name__ == "InPlaceABN" for m in load_model(trained_with_iabn).modules())
+    assert any(type(m).__name__ == "InPlaceABN" for m in load_model(trained_with_iabn, norm=None).modules())
 
 
 @pytest.mark.parametrize("content", [b"", b"not a weights file at all", bytes(range(256)) * 40])
