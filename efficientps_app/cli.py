@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from efficientps_app import __version__
-from efficientps_app.commands import info
+from efficientps_app.commands import data, evaluate, info, train
 from efficientps_app.errors import run_funnelled
 
 app = typer.Typer(
@@ -40,6 +40,9 @@ def _root(
 
 app.command("doctor")(info.doctor)
 app.command("model-info")(info.model_info)
+app.add_typer(data.data_app, name="data")
+app.command("train")(train.train)
+app.command("evaluate")(evaluate.evaluate)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -44,12 +44,24 @@ def error_line(message: str) -> None:
     stderr.print(f"[bold red]error:[/] {escape(' '.join(str(message).split()))}")
 
 
+# Errors of the library packages that mean "bad input", checked by name so that the CLI does not import
+# torch just to recognise them.
+_LIBRARY_ERRORS = (
+    ("model.weights", "WeightsFileError"),
+    ("train.data", "DatasetError"),
+    ("train.checkpoint", "CheckpointError"),
+    ("train.loop", "TrainingError"),
+)
+
+
 def _is_domain_error(err: Exception) -> bool:
-    """EfficientPSError, or the model package's WeightsFileError (checked without importing torch)."""
     if isinstance(err, EfficientPSError):
         return True
-    weights = sys.modules.get("model.weights")
-    return weights is not None and isinstance(err, weights.WeightsFileError)
+    for module_name, class_name in _LIBRARY_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(err, getattr(module, class_name)):
+            return True
+    return False
 
 
 def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:

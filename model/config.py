@@ -160,10 +160,11 @@ def config_to_dict(cfg: EfficientPSConfig) -> dict[str, Any]:
 
 def config_from_dict(data: dict[str, Any]) -> EfficientPSConfig:
     """Rebuild a config from :func:`config_to_dict` output; unknown keys raise ``ValueError``."""
-    return _build(EfficientPSConfig, data)
+    return dataclass_from_dict(EfficientPSConfig, data)
 
 
-def _build(cls: type, data: Any) -> Any:
+def dataclass_from_dict(cls: type, data: Any) -> Any:
+    """Build dataclass ``cls`` from a plain dict, recursively, coercing lists to tuples; unknown keys raise."""
     if not isinstance(data, dict):
         raise ValueError(f"expected a mapping for {cls.__name__}, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
@@ -177,7 +178,7 @@ def _build(cls: type, data: Any) -> Any:
 def _coerce(tp: Any, value: Any) -> Any:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value)
+        return dataclass_from_dict(tp, value)
     if origin in (typing.Union, types.UnionType):
         if value is None:
             return None

@@ -49,7 +49,7 @@ class EfficientPS(nn.Module):
     def forward(
         self, images: torch.Tensor, targets: list[Target] | None = None
     ) -> dict[str, torch.Tensor] | list[PanopticResult]:
-        """Training: per-image targets (``boxes`` (N, 4) xyxy float, ``labels`` (N,) thing train ids,
+        """Training: per-image targets (``boxes`` (N, 4) float xyxy pixel edges, ``labels`` (N,) thing train ids,
         ``masks`` (N, H, W) bool, ``semantic`` (H, W) int64 with 255 = void) -> dict of the six losses.
         Eval: one :class:`PanopticResult` per image at input resolution."""
         if self.training:
@@ -103,6 +103,10 @@ class EfficientPS(nn.Module):
         sem_target = torch.stack([t["semantic"] for t in targets]).long()
         sem_target = F.pad(sem_target, (0, pw - w, 0, ph - h), value=VOID_ID)
         losses = {"loss_semantic": self.semantic_head.loss(sem_logits, sem_target)}
+        for i, t in enumerate(targets):
+            wh = t["boxes"][:, 2:] - t["boxes"][:, :2]
+            if (wh <= 0).any():
+                raise ValueError(f"target {i}: boxes need positive width and height (pixel-edge xyxy), got {t['boxes'][(wh <= 0).any(1)][0].tolist()}")
         offset = self.cfg.num_stuff - 1
         inst_targets = [
             {"boxes": t["boxes"].float(), "labels": t["labels"].long() - offset, "masks": t["masks"]} for t in targets

@@ -151,6 +151,45 @@ def load_weights_into(model: EfficientPS, path: str | Path) -> None:
     model.load_state_dict(state)
 
 
+def load_backbone_weights(backbone: torch.nn.Module, path: str | Path) -> int:
+    """Load ImageNet EfficientNet weights from a local file into the backbone (nothing is downloaded).
+
+    Accepts timm's ``tf_efficientnet_b*`` checkpoints (``.pth``/``.bin`` state dicts, loaded with
+    ``weights_only=True``, or ``.safetensors``). Squeeze-excitation and classifier tensors are dropped, as
+    the official code does (``strict=False``); every backbone tensor must be present with the right shape.
+    The values are loaded as they are, also into the norm layers (the official code did the same).
+
+    Returns: the number of tensors loaded.
+
+    Raises:
+        WeightsFileError: unreadable file, or tensors that do not fit this backbone width.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsFileError(f"{path}: backbone weights file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = state.get("state_dict", state.get("model", state)) if isinstance(state, dict) else state
+    except Exception as err:
+        raise WeightsFileError(f"{path}: not a readable weights file ({_short(err)})") from err
+    if not isinstance(state, dict):
+        raise WeightsFileError(f"{path}: expected a state dict of tensors")
+    state = {k.removeprefix("backbone."): v for k, v in state.items()
+             if ".se." not in k and not k.startswith("classifier")}
+    expected = backbone.state_dict()
+    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked") or k in expected}
+    check_state_shapes({k: tuple(v.shape) for k, v in state.items()},
+                       {k: tuple(v.shape) for k, v in expected.items() if not k.endswith("num_batches_tracked")
+                        or k in state}, f"{path} (backbone)")
+    backbone.load_state_dict(state, strict=False)
+    return len(state)
+
+
 def check_state_shapes(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]], what: str) -> None:
     """Raise :class:`WeightsFileError` naming missing, unexpected and mis-shaped tensors."""
     missing = sorted(set(expected) - set(found))

@@ -12,7 +12,7 @@ from model.efficientps import EfficientPS
 def make_target(height: int, width: int, boxes: list[tuple[int, int, int, int]], label: int = 13) -> dict:
     """A training target with rectangular instances of class ``label`` over random stuff.
 
-    Boxes are (x0, y0, x1, y1) pixel ranges, end exclusive; the target boxes are inclusive xyxy.
+    Boxes are (x0, y0, x1, y1) pixel-edge coordinates (the mask covers columns x0..x1-1).
     """
     gen = torch.Generator().manual_seed(height * 7 + width + len(boxes))
     semantic = torch.randint(0, 11, (height, width), generator=gen)
@@ -22,7 +22,7 @@ def make_target(height: int, width: int, boxes: list[tuple[int, int, int, int]],
         semantic[masks[i]] = label
     semantic[:2] = 255  # a strip of void
     return {
-        "boxes": torch.tensor([[x0, y0, x1 - 1, y1 - 1] for x0, y0, x1, y1 in boxes], dtype=torch.float32).reshape(-1, 4),
+        "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
         "labels": torch.full((len(boxes),), label, dtype=torch.int64),
         "masks": masks,
         "semantic": semantic,

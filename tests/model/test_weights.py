@@ -107,3 +107,26 @@ def test_missing_and_unexpected_tensors_are_named(tiny_model, tmp_path: Path):
     save_file(tensors, str(path), metadata=meta)
     with pytest.raises(WeightsFileError, match=r"1 missing \(e.g. semantic_head.conv_logits.bias\); 1 unexpected"):
         load_model(path)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_imagenet_backbone_weights_load_by_name(tmp_path: Path, suffix: str):
+    import timm
+    from safetensors.torch import save_file as save_st
+
+    from model.backbone import EfficientNetBackbone
+    from model.config import BackboneConfig
+    from model.weights import load_backbone_weights
+
+    imagenet = timm.create_model("tf_efficientnet_b0", pretrained=False).state_dict()  # with SE and classifier
+    path = tmp_path / f"tf_efficientnet_b0{suffix}"
+    if suffix == ".pth":
+        torch.save(imagenet, path)
+    else:
+        save_st({k: v.contiguous() for k, v in imagenet.items()}, str(path))
+    backbone = EfficientNetBackbone(BackboneConfig("b0"))
+    assert load_backbone_weights(backbone, path) > 200
+    for key, value in backbone.state_dict().items():
+        assert torch.equal(value, imagenet[key]), key
+    with pytest.raises(WeightsFileError, match="mis-shaped|missing"):
+        load_backbone_weights(EfficientNetBackbone(BackboneConfig("b1")), path)

@@ -1,0 +1,79 @@
+"""``efficientps evaluate``: PQ/SQ/RQ (All/Things/Stuff), per-class PQ and IoU, mIoU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from efficientps_app.errors import EfficientPSError
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def results_table(results: dict) -> Table:
+    """The table cityscapesscripts prints, with an IoU column."""
+    from train.panoptic_io import eval_categories
+
+    names = {c["id"]: c["name"] for c in eval_categories()}
+    table = Table(title_justify="left")
+    for col in ("category", "PQ", "SQ", "RQ", "IoU"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for cat, values in sorted(results["per_class"].items(), key=lambda kv: int(kv[0])):
+        iou = results["iou_per_class"].get(cat)
+        table.add_row(names[int(cat)], *(f"{100 * values[k]:.1f}" for k in ("pq", "sq", "rq")),
+                      "-" if iou is None else f"{100 * iou:.1f}")
+    table.add_section()
+    for group in ("All", "Things", "Stuff"):
+        r = results[group]
+        table.add_row(f"[bold]{group}[/] (N={r['n']})", *(f"[bold]{100 * r[k]:.1f}[/]" for k in ("pq", "sq", "rq")),
+                      f"[bold]{100 * results['miou']:.1f}[/]" if group == "All" else "")
+    return table
+
+
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", help="Cityscapes root (prepared with 'efficientps data prepare').")],
+    weights: Annotated[Path | None, typer.Option("--weights", help="A .safetensors model to run on the split.")] = None,
+    predictions: Annotated[Path | None, typer.Option("--predictions", help="COCO panoptic PRED.json (PNGs in PRED/).")] = None,
+    split: Annotated[str, typer.Option("--split")] = "val",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N")] = "auto",
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images (weights only).")] = None,
+    output: Annotated[Path | None, typer.Option("--json", help="Where to write the results JSON.")] = None,
+) -> int:
+    """Score a model (--weights) or predictions on disk (--predictions) on a split."""
+    from train.data import find_samples
+    from train.evaluate import evaluate_files, evaluate_model
+    from train.prepare import panoptic_gt_json
+
+    if (weights is None) == (predictions is None):
+        raise EfficientPSError("give exactly one of --weights or --predictions")
+    with Progress(console=stderr, transient=True) as progress:
+        if predictions is not None:
+            gt_json = panoptic_gt_json(data, split)
+            if not gt_json.is_file():
+                raise EfficientPSError(f"{gt_json}: no panoptic ground truth; run 'efficientps data prepare {data}'")
+            task = progress.add_task("scoring", total=None)
+            results = evaluate_files(predictions, gt_json, progress=lambda: progress.advance(task))
+            source = predictions
+        else:
+            from model.weights import load_model
+            from train.loop import select_device
+
+            dev = select_device(device)
+            model = load_model(weights, device=dev)
+            samples = find_samples(data, split)[:limit]
+            task = progress.add_task(f"evaluating {len(samples)} images", total=len(samples))
+            results = evaluate_model(model, samples, model.cfg.classes, dev, progress=lambda: progress.advance(task))
+            source = weights
+    stdout.print(results_table(results))
+    out = output or Path("runs/evaluate") / f"{Path(source).stem}_{split}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, sort_keys=True, default=float))
+    stderr.print(f"results written to {out}")
+    return 0

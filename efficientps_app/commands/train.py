@@ -1,0 +1,94 @@
+"""``efficientps train``: train from scratch on Cityscapes (or a synthetic stand-in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from efficientps_app.errors import EXIT_INTERRUPTED, EfficientPSError
+
+stderr = Console(stderr=True, highlight=False)
+
+
+class RichReporter:
+    """Progress bar per epoch with the running losses, lr, it/s, ETA and GPU memory; messages above it."""
+
+    def __init__(self, log_path: Path | None = None) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=stderr)
+        self.task = None
+        self.log_path = log_path
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text)
+        if self.log_path is not None and self.log_path.parent.exists():
+            with self.log_path.open("a") as f:
+                f.write(text + "\n")
+
+    def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task(f"epoch {epoch + 1}/{epochs}", total=steps, info="")
+
+    def step(self, losses: dict[str, float], lr: float) -> None:
+        import torch
+
+        mem = f"  {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if torch.cuda.is_available() else ""
+        info = f"loss {losses['loss']:.3f} (sem {losses['loss_semantic']:.3f} mask {losses['loss_mask']:.3f})  lr {lr:.2e}{mem}"
+        self.progress.update(self.task, advance=1, info=info)
+
+    def epoch_end(self) -> None:
+        self.progress.stop()
+
+
+def train(
+    data: Annotated[Path | None, typer.Option("--data", help="Cityscapes root (see 'efficientps data').")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file with training options.")] = None,
+    recipe: Annotated[str, typer.Option("--recipe", help="official (SGD, 160 epochs) or vr (Adam, 512x1024, fp16).")] = "official",
+    preset: Annotated[str | None, typer.Option("--preset", help="Model preset (efficientps model-info).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Total over all processes.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr")] = None,
+    crop: Annotated[tuple[int, int] | None, typer.Option("--crop", help="Random crop height and width.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N")] = None,
+    amp: Annotated[bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (fp16 on CUDA, bf16 on CPU).")] = None,
+    eval_interval: Annotated[int | None, typer.Option("--eval-interval", min=1, help="Evaluate every N epochs.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run folder runs/train/NAME.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    norm: Annotated[str | None, typer.Option("--norm", help="bn (plain PyTorch) or iabn (inplace-abn).")] = None,
+    backbone_weights: Annotated[str | None, typer.Option("--backbone-weights", help="none or a local ImageNet tf_efficientnet file.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue a run: CHECKPOINT, or runs/train/NAME's last.ckpt.")] = False,
+    checkpoint: Annotated[Path | None, typer.Argument(help="With --resume: the last.ckpt to continue from.")] = None,
+) -> int:
+    """Train EfficientPS. Checkpoints every epoch; Ctrl-C saves and stops: continue with --resume [CHECKPOINT]."""
+    from train.config import TrainConfig, resolve_config
+    from train.loop import fit
+
+    if checkpoint is not None and not resume:
+        raise EfficientPSError(f"unexpected argument {checkpoint}: did you mean --resume {checkpoint}?")
+    if resume:
+        checkpoint = checkpoint or TrainConfig(name=name or "exp").run_dir / "weights" / "last.ckpt"
+        cfg = None
+    else:
+        if data is None and config is None:
+            raise EfficientPSError("give --data (a Cityscapes folder) or --config, or --resume a run")
+        try:
+            cfg = resolve_config(recipe, config, data=str(data) if data else None, preset=preset, epochs=epochs,
+                                 batch_size=batch_size, lr=lr, crop=crop, workers=workers, device=device,
+                                 amp=None if amp is None else ("fp16" if amp else "none"), eval_interval=eval_interval,
+                                 name=name, seed=seed, norm=norm,
+                                 backbone_weights=None if backbone_weights in (None, "none") else backbone_weights)
+        except (ValueError, TypeError, OSError) as err:
+            raise EfficientPSError(f"invalid training options: {err}") from err
+        if cfg.run_dir.exists() and (cfg.run_dir / "weights" / "last.ckpt").exists():
+            raise EfficientPSError(f"{cfg.run_dir} already holds a run: --resume it, or choose another --name")
+    reporter = RichReporter(cfg.run_dir / "train.log" if cfg else None)
+    result = fit(cfg, resume=checkpoint, reporter=reporter)
+    stderr.print(f"{result.epochs_done} epochs in {result.run_dir}; best PQ {100 * result.best_pq:.2f}; "
+                 f"weights: {result.run_dir / 'weights' / 'best.safetensors'}")
+    return EXIT_INTERRUPTED if result.interrupted else 0

@@ -1,0 +1,110 @@
+"""PQ/SQ/RQ and mIoU of a model on a dataset split, or of panoptic predictions already on disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from model.classes import ClassSpec
+from model.efficientps import EfficientPS
+from train.data import DatasetError, Sample, read_image
+from train.panoptic_io import eval_categories, gt_from_instance_ids, prediction_to_cityscapes, rgb_to_id
+from train.pq import PQAccumulator
+
+
+def new_accumulator() -> PQAccumulator:
+    return PQAccumulator({c["id"]: bool(c["isthing"]) for c in eval_categories()})
+
+
+def _segment_maps(gt_segments, pred_segments) -> tuple[dict, dict]:
+    return ({s.id: (s.category_id, bool(s.iscrowd), s.area) for s in gt_segments},
+            {s.id: s.category_id for s in pred_segments})
+
+
+@torch.inference_mode()
+def evaluate_model(
+    model: EfficientPS,
+    samples: list[Sample],
+    classes: tuple[ClassSpec, ...],
+    device: torch.device,
+    limit: int | None = None,
+    progress: Callable[[], None] | None = None,
+) -> dict:
+    """Run ``model`` on each sample at full resolution and score it against the sample's instanceIds.
+
+    Returns: cityscapesscripts-style results (``All``/``Things``/``Stuff``, ``per_class``) plus ``miou``.
+    """
+    acc = new_accumulator()
+    was_training = model.training
+    model.eval()
+    for sample in samples[:limit]:
+        image = torch.from_numpy(read_image(sample.image)).permute(2, 0, 1).float().div(255)
+        result = model(image[None].to(device))[0]
+        pred_ids, pred_segments = prediction_to_cityscapes(result, classes)
+        gt_ids, gt_segments = gt_from_instance_ids(_read_instance_ids(sample.instance_ids))
+        gt_map, pred_map = _segment_maps(gt_segments, pred_segments)
+        acc.add(gt_ids, gt_map, pred_ids, pred_map)
+        if progress is not None:
+            progress()
+    model.train(was_training)
+    return acc.results()
+
+
+def _read_instance_ids(path: Path) -> np.ndarray:
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise DatasetError(f"{path}: not a readable instanceIds image")
+    return data.astype(np.int64)
+
+
+def _read_panoptic_json(path: Path) -> tuple[dict, Path]:
+    if not path.is_file():
+        raise DatasetError(f"{path}: panoptic JSON not found")
+    try:
+        data = json.loads(path.read_text())
+        annotations = {a["image_id"]: a for a in data["annotations"]}
+    except (ValueError, KeyError, TypeError) as err:
+        raise DatasetError(f"{path}: not a COCO panoptic JSON ({err})") from err
+    folder = path.with_suffix("")
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: the PNG folder next to {path.name} is missing")
+    return annotations, folder
+
+
+def _read_png_ids(path: Path) -> np.ndarray:
+    data = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if data is None:
+        raise DatasetError(f"{path}: missing or unreadable panoptic PNG")
+    return rgb_to_id(data[..., ::-1])
+
+
+def evaluate_files(predictions: Path, ground_truth: Path, progress: Callable[[], None] | None = None) -> dict:
+    """Score COCO-panoptic predictions (``NAME.json`` + ``NAME/*.png``) against ground truth in the same
+    layout (what ``createPanopticImgs`` writes). Category ids are Cityscapes labelIds.
+
+    Raises:
+        DatasetError: a missing file, an image without a prediction, or inconsistent segments (named).
+    """
+    gt_anns, gt_folder = _read_panoptic_json(ground_truth)
+    pred_anns, pred_folder = _read_panoptic_json(predictions)
+    acc = new_accumulator()
+    for image_id, gt_ann in gt_anns.items():
+        if image_id not in pred_anns:
+            raise DatasetError(f"{predictions}: no prediction for image {image_id}")
+        pred_ann = pred_anns[image_id]
+        gt = _read_png_ids(gt_folder / gt_ann["file_name"])
+        pred = _read_png_ids(pred_folder / pred_ann["file_name"])
+        gt_map = {s["id"]: (s["category_id"], bool(s["iscrowd"]), s["area"]) for s in gt_ann["segments_info"]}
+        pred_map = {s["id"]: s["category_id"] for s in pred_ann["segments_info"]}
+        try:
+            acc.add(gt, gt_map, pred, pred_map)
+        except KeyError as err:
+            raise DatasetError(f"{pred_folder / pred_ann['file_name']}: {err.args[0]}") from err
+        if progress is not None:
+            progress()
+    return acc.results()
