@@ -44,16 +44,14 @@ def make_files(root: Path, images: int, unique: int, size: tuple[int, int]) -> t
         ids, segments = gt_from_instance_ids(inst.astype(np.int64))
         seg_json = [s.as_json() for s in segments]
         pred, pred_segments = _perturb(ids, seg_json, rng)
-        cv2.imwrite(str(gt_dir / f"u{u}.png"), id_to_rgb(ids)[..., ::-1])
-        cv2.imwrite(str(pred_dir / f"u{u}.png"), id_to_rgb(pred)[..., ::-1])
+        first = f"img{u:05d}.png"
+        cv2.imwrite(str(gt_dir / first), id_to_rgb(ids)[..., ::-1])
+        cv2.imwrite(str(pred_dir / first), id_to_rgb(pred)[..., ::-1])
         for k in range(u, images, unique):
             name = f"img{k:05d}"
             if k != u:
-                shutil.copy(gt_dir / f"u{u}.png", gt_dir / f"{name}.png")
-                shutil.copy(pred_dir / f"u{u}.png", pred_dir / f"{name}.png")
-            else:
-                (gt_dir / f"u{u}.png").rename(gt_dir / f"{name}.png")
-                (pred_dir / f"u{u}.png").rename(pred_dir / f"{name}.png")
+                shutil.copy(gt_dir / first, gt_dir / f"{name}.png")
+                shutil.copy(pred_dir / first, pred_dir / f"{name}.png")
             gt_anns.append({"image_id": name, "file_name": f"{name}.png", "segments_info": seg_json})
             pred_anns.append({"image_id": name, "file_name": f"{name}.png", "segments_info": pred_segments})
     cats = eval_categories()
@@ -65,7 +63,7 @@ def make_files(root: Path, images: int, unique: int, size: tuple[int, int]) -> t
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=500)
-    parser.add_argument("--unique", type=int, default=25)
+    parser.add_argument("--unique", type=int, default=10)
     parser.add_argument("--size", type=int, nargs=2, default=(1024, 2048))
     args = parser.parse_args()
     from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import evaluatePanoptic

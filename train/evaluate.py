@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -13,8 +15,8 @@ import torch
 from model.classes import ClassSpec
 from model.efficientps import EfficientPS
 from train.data import DatasetError, Sample, read_image
-from train.panoptic_io import eval_categories, gt_from_instance_ids, prediction_to_cityscapes, rgb_to_id
-from train.pq import PQAccumulator
+from train.panoptic_io import eval_categories, gt_from_instance_ids, prediction_to_cityscapes
+from train.pq import PQAccumulator, count_pairs
 
 
 def new_accumulator() -> PQAccumulator:
@@ -76,35 +78,51 @@ def _read_panoptic_json(path: Path) -> tuple[dict, Path]:
     return annotations, folder
 
 
-def _read_png_ids(path: Path) -> np.ndarray:
-    data = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if data is None:
-        raise DatasetError(f"{path}: missing or unreadable panoptic PNG")
-    return rgb_to_id(data[..., ::-1])
+def read_panoptic_png(path: Path) -> np.ndarray:
+    """(H, W) uint32 ids of a panoptic PNG (id = R + 256 G + 256^2 B)."""
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # BGR(A), without a conversion pass
+    if data is None or data.ndim != 3 or data.dtype != np.uint8:
+        raise DatasetError(f"{path}: missing or unreadable panoptic PNG (8-bit RGB expected)")
+    code = cv2.COLOR_BGR2RGBA if data.shape[2] == 3 else cv2.COLOR_BGRA2RGBA
+    return cv2.cvtColor(data, code).view(np.uint32)[..., 0] & 0xFFFFFF
+
+
+def _count_image(gt_path: Path, gt_keys: list[int], pred_path: Path, pred_keys: list[int]) -> np.ndarray:
+    gt, pred = read_panoptic_png(gt_path), read_panoptic_png(pred_path)
+    if gt.shape != pred.shape:
+        raise DatasetError(f"{pred_path}: size {pred.shape[::-1]} differs from the ground truth's {gt.shape[::-1]}")
+    try:
+        return count_pairs(gt, gt_keys, pred, pred_keys)
+    except (KeyError, ValueError) as err:
+        raise DatasetError(f"{pred_path}: {err.args[0]}") from err
 
 
 def evaluate_files(predictions: Path, ground_truth: Path, progress: Callable[[], None] | None = None) -> dict:
     """Score COCO-panoptic predictions (``NAME.json`` + ``NAME/*.png``) against ground truth in the same
-    layout (what ``createPanopticImgs`` writes). Category ids are Cityscapes labelIds.
+    layout (what ``createPanopticImgs`` writes). Category ids are Cityscapes labelIds. Images are read and
+    counted in a thread per CPU core; the statistics are summed in image order.
 
     Raises:
         DatasetError: a missing file, an image without a prediction, or inconsistent segments (named).
     """
     gt_anns, gt_folder = _read_panoptic_json(ground_truth)
     pred_anns, pred_folder = _read_panoptic_json(predictions)
-    acc = new_accumulator()
+    jobs = []
     for image_id, gt_ann in gt_anns.items():
         if image_id not in pred_anns:
             raise DatasetError(f"{predictions}: no prediction for image {image_id}")
         pred_ann = pred_anns[image_id]
-        gt = _read_png_ids(gt_folder / gt_ann["file_name"])
-        pred = _read_png_ids(pred_folder / pred_ann["file_name"])
         gt_map = {s["id"]: (s["category_id"], bool(s["iscrowd"]), s["area"]) for s in gt_ann["segments_info"]}
         pred_map = {s["id"]: s["category_id"] for s in pred_ann["segments_info"]}
-        try:
-            acc.add(gt, gt_map, pred, pred_map)
-        except KeyError as err:
-            raise DatasetError(f"{pred_folder / pred_ann['file_name']}: {err.args[0]}") from err
-        if progress is not None:
-            progress()
+        jobs.append((gt_folder / gt_ann["file_name"], gt_map, pred_folder / pred_ann["file_name"], pred_map))
+    acc = new_accumulator()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counted = pool.map(lambda job: _count_image(job[0], list(job[1]), job[2], list(job[3])), jobs)
+        for (_, gt_map, pred_path, pred_map), counts in zip(jobs, counted):
+            try:
+                acc.add_counts(counts, gt_map, pred_map)
+            except KeyError as err:
+                raise DatasetError(f"{pred_path}: {err.args[0]}") from err
+            if progress is not None:
+                progress()
     return acc.results()

@@ -6,8 +6,8 @@ with void; crowd ground truth is never matched; an unmatched prediction is not a
 than half of it lies on void or on a crowd region of its category; ground-truth areas come from the JSON,
 predicted areas from the PNG. Categories with no TP, FP or FN are left out of the averages.
 
-This implementation computes all intersections of one image with a single ``bincount`` over compact
-segment indices instead of dictionaries, which is what makes it several times faster.
+This implementation maps segment ids to compact slots with a lookup table built from the JSON's ids
+(no sorting of pixels), and counts all intersections of an image with one ``bincount``.
 """
 
 from __future__ import annotations
@@ -59,56 +59,51 @@ class PQAccumulator:
             KeyError: a predicted id is in the map but not in ``pred_segments`` (or the reverse), or has an
                 unknown category.
         """
-        gt_ids, gt_idx = np.unique(gt, return_inverse=True)
-        pred_ids, pred_idx = np.unique(pred, return_inverse=True)
-        pred_area = np.bincount(pred_idx.ravel(), minlength=len(pred_ids))
-        present = {int(i) for i in pred_ids} - {VOID}
-        if present - set(pred_segments):
-            raise KeyError(f"segment ids {sorted(present - set(pred_segments))} are in the PNG but not in the JSON")
-        if set(pred_segments) - present:
-            raise KeyError(f"segment ids {sorted(set(pred_segments) - present)} are in the JSON but not in the PNG")
+        self.add_counts(count_pairs(gt, list(gt_segments), pred, list(pred_segments)), gt_segments, pred_segments)
+
+    def add_counts(
+        self, counts: np.ndarray, gt_segments: Mapping[int, tuple[int, bool, int]], pred_segments: Mapping[int, int]
+    ) -> None:
+        """Add one image from :func:`count_pairs` output (same key order as the two mappings)."""
         unknown = {c for c in pred_segments.values() if c not in self.categories}
         if unknown:
             raise KeyError(f"unknown category ids {sorted(unknown)}")
-        inter = np.bincount(gt_idx.ravel() * len(pred_ids) + pred_idx.ravel(), minlength=len(gt_ids) * len(pred_ids))
-        inter = inter.reshape(len(gt_ids), len(pred_ids))
-        gt_pos = {int(g): i for i, g in enumerate(gt_ids)}
-        pred_pos = {int(p): j for j, p in enumerate(pred_ids)}
-        void_row = inter[gt_pos[VOID]] if VOID in gt_pos else np.zeros(len(pred_ids), np.int64)
-
-        self._add_confusion(inter, gt_ids, pred_ids, gt_segments, pred_segments)
+        pred_keys = list(pred_segments)
+        pred_area = counts.sum(0)
+        missing = [p for j, p in enumerate(pred_keys, start=1) if pred_area[j] == 0]
+        if missing:
+            raise KeyError(f"segment ids {missing} are in the JSON but not in the PNG")
+        void_row = counts[0]
+        self._add_confusion(counts, gt_segments, pred_segments)
         gt_matched, pred_matched = set(), set()
-        for g, (g_cat, crowd, g_area) in gt_segments.items():
-            if crowd or g not in gt_pos:
+        for i, (g, (g_cat, crowd, g_area)) in enumerate(gt_segments.items(), start=1):
+            if crowd:
                 continue
-            row = inter[gt_pos[g]]
-            for j in np.nonzero(row)[0]:
-                p = int(pred_ids[j])
-                if p == VOID or pred_segments[p] != g_cat:
+            row = counts[i]
+            for j in np.nonzero(row[1 : len(pred_keys) + 1])[0] + 1:
+                p = pred_keys[j - 1]
+                if pred_segments[p] != g_cat:
                     continue
-                union = pred_area[j] + g_area - row[j] - void_row[j]
-                iou = row[j] / union
+                iou = row[j] / (pred_area[j] + g_area - row[j] - void_row[j])
                 if iou > 0.5:
                     s = self._cat(g_cat)
                     s.tp += 1
                     s.iou += iou
                     gt_matched.add(g)
                     pred_matched.add(p)
-        crowd_of = {}
-        for g, (g_cat, crowd, _) in gt_segments.items():
+        crowd_row = {}
+        for i, (g, (g_cat, crowd, _)) in enumerate(gt_segments.items(), start=1):
             if g in gt_matched:
                 continue
             if crowd:
-                crowd_of[g_cat] = g
+                crowd_row[g_cat] = i
                 continue
             self._cat(g_cat).fn += 1
-        for p, p_cat in pred_segments.items():
+        for j, p in enumerate(pred_keys, start=1):
             if p in pred_matched:
                 continue
-            j = pred_pos[p]
-            ignored = void_row[j]
-            if p_cat in crowd_of and crowd_of[p_cat] in gt_pos:
-                ignored += inter[gt_pos[crowd_of[p_cat]], j]
+            p_cat = pred_segments[p]
+            ignored = void_row[j] + (counts[crowd_row[p_cat], j] if p_cat in crowd_row else 0)
             if ignored / pred_area[j] > 0.5:
                 continue
             self._cat(p_cat).fp += 1
@@ -116,13 +111,12 @@ class PQAccumulator:
     def _cat(self, category: int) -> CategoryStats:
         return self.stats.setdefault(category, CategoryStats())
 
-    def _add_confusion(self, inter, gt_ids, pred_ids, gt_segments, pred_segments) -> None:
-        gt_cat = np.array([gt_segments[int(g)][0] if int(g) in gt_segments else -2 for g in gt_ids])
-        pred_cat = np.array([pred_segments.get(int(p), -1) for p in pred_ids])
-        for i, j in zip(*np.nonzero(inter)):
-            if gt_cat[i] >= 0:
-                key = (int(gt_cat[i]), int(pred_cat[j]))
-                self.confusion[key] = self.confusion.get(key, 0) + int(inter[i, j])
+    def _add_confusion(self, counts: np.ndarray, gt_segments: Mapping, pred_segments: Mapping) -> None:
+        gt_cats = [c for c, _, _ in gt_segments.values()]
+        pred_cats = [-1, *pred_segments.values()]  # slot 0: void prediction
+        for i, j in zip(*np.nonzero(counts[1 : len(gt_cats) + 1, : len(pred_cats)])):
+            key = (gt_cats[i], pred_cats[j])
+            self.confusion[key] = self.confusion.get(key, 0) + int(counts[i + 1, j])
 
     def results(self) -> dict:
         """``{"All"|"Things"|"Stuff": {pq, sq, rq, n}, "per_class": {cat: {pq, sq, rq}}, "miou": float,
@@ -160,3 +154,38 @@ class PQAccumulator:
             if gt_total + pred_total:
                 ious[cat] = tp / (gt_total + pred_total - tp)
         return ious
+
+
+def _slots(ids: np.ndarray, keys: list[int], scale: int = 1) -> np.ndarray:
+    """``scale`` x slot per pixel, slots being 0 for void (id 0), 1..K for ``keys`` in order, K + 1 for any
+    other id."""
+    other = len(keys) + 1
+    top = max(keys, default=0)
+    if top >= 1 << 24:
+        raise ValueError(f"segment id {top} does not fit a panoptic PNG (24 bits)")
+    lut = np.full(top + 2, other * scale, np.int64)  # the last entry catches every id above the largest key
+    lut[0] = 0
+    lut[np.asarray(keys, np.int64)] = np.arange(1, len(keys) + 1, dtype=np.int64) * scale
+    return lut[np.minimum(ids, top + 1)]
+
+
+def count_pairs(gt: np.ndarray, gt_keys: list[int], pred: np.ndarray, pred_keys: list[int]) -> np.ndarray:
+    """Pixel counts of every (ground-truth slot, predicted slot) pair of one image.
+
+    Slots are those of ``_slots``: void, the listed ids in order, then "other". Ground-truth pixels with
+    unlisted ids are kept apart (neither matched nor void), as in cityscapesscripts.
+
+    Returns: (len(gt_keys) + 2, len(pred_keys) + 1) int64.
+
+    Raises:
+        KeyError: the prediction has pixels whose id is not in ``pred_keys``.
+    """
+    width = len(pred_keys) + 2
+    p = _slots(pred.ravel(), pred_keys)
+    pair = _slots(gt.ravel(), gt_keys, scale=width)
+    pair += p
+    counts = np.bincount(pair, minlength=(len(gt_keys) + 2) * width).reshape(-1, width)
+    if counts[:, -1].any():
+        stray = np.unique(pred.ravel()[p == width - 1])
+        raise KeyError(f"segment ids {stray.tolist()[:10]} are in the PNG but not in the JSON")
+    return counts[:, :-1]
