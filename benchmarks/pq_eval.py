@@ -24,9 +24,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
 
-from test_pq import _perturb  # noqa: E402  (the same perturbations the parity test uses)
+from tests.train.test_pq import _perturb  # noqa: E402  (the same perturbations the parity test uses)
 
 from train.evaluate import evaluate_files  # noqa: E402
 from train.panoptic_io import eval_categories, gt_from_instance_ids, id_to_rgb  # noqa: E402

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 data_app = typer.Typer(help="Prepare a Cityscapes folder, or write a synthetic one in the same layout.",
                        no_args_is_help=True)
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from efficientps_app.errors import EfficientPSError
 
 stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def results_table(results: dict) -> Table:

@@ -31,7 +31,7 @@ def test_tiny_model_learns_panoptic_segmentation(tmp_path: Path):
     result = fit(resolve_config("official", data=str(data), project=str(tmp_path), name="learn", **RECIPE))
     trained = result.last_eval
     assert untrained["All"]["pq"] < 0.02
-    print(f"untrained PQ {untrained['All']['pq']:.4f}, trained: {trained['All']}, things {trained['Things']}, "
+    print(f"untrained PQ {untrained['All']['pq']:.4f} mIoU {untrained['miou']:.4f}, trained: {trained['All']}, things {trained['Things']}, "
           f"stuff {trained['Stuff']}, mIoU {trained['miou']:.4f}")
     assert trained["All"]["pq"] > 0.15, trained["All"]
     assert trained["Stuff"]["pq"] > 0.2 and trained["Things"]["pq"] > 0.03, (trained["Stuff"], trained["Things"])
