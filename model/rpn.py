@@ -51,7 +51,7 @@ class MMDetAnchorGenerator(AnchorGenerator):
 
     def generate_anchors(
         self, scales: list[int] | tuple, aspect_ratios: list[float] | tuple,
-        dtype: torch.dtype = torch.float32, device: torch.device = torch.device("cpu"),
+        dtype: torch.dtype = torch.float32, device: torch.device | None = None,
     ) -> torch.Tensor:
         sizes = torch.as_tensor(scales, dtype=dtype, device=device)
         ratios = torch.as_tensor(aspect_ratios, dtype=dtype, device=device)

@@ -13,7 +13,6 @@ import os
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import safe_open

@@ -7,11 +7,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.text import Text
 
 from efficientps_app.errors import EXIT_INTERRUPTED, EfficientPSError
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _SpeedColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.2f} it/s" if task.speed else "-- it/s")
 
 
 class RichReporter:
@@ -19,8 +26,8 @@ class RichReporter:
 
     def __init__(self, log_path: Path | None = None) -> None:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=stderr)
+                                 TextColumn("{task.fields[info]}"), _SpeedColumn(), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), console=stderr)
         self.task = None
         self.log_path = log_path
 
@@ -45,6 +52,19 @@ class RichReporter:
         self.progress.stop()
 
 
+def _parse_settings(items: list[str]) -> dict:
+    """``KEY=VALUE`` pairs, each value read as YAML (numbers, booleans, lists, null)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise EfficientPSError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return out
+
+
 def train(
     data: Annotated[Path | None, typer.Option("--data", help="Cityscapes root (see 'efficientps data').")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file with training options.")] = None,
@@ -62,6 +82,8 @@ def train(
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     norm: Annotated[str | None, typer.Option("--norm", help="bn (plain PyTorch) or iabn (inplace-abn).")] = None,
     backbone_weights: Annotated[str | None, typer.Option("--backbone-weights", help="none or a local ImageNet tf_efficientnet file.")] = None,
+    settings: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
+                                                      help="Any other option of config.yaml, e.g. --set accumulate=4 (repeatable).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a run: CHECKPOINT, or runs/train/NAME's last.ckpt.")] = False,
     checkpoint: Annotated[Path | None, typer.Argument(help="With --resume: the last.ckpt to continue from.")] = None,
 ) -> int:
@@ -78,7 +100,8 @@ def train(
         if data is None and config is None:
             raise EfficientPSError("give --data (a Cityscapes folder) or --config, or --resume a run")
         try:
-            cfg = resolve_config(recipe, config, data=str(data) if data else None, preset=preset, epochs=epochs,
+            extra = _parse_settings(settings or [])
+            cfg = resolve_config(recipe, config, **extra, data=str(data) if data else None, preset=preset, epochs=epochs,
                                  batch_size=batch_size, lr=lr, crop=crop, workers=workers, device=device,
                                  amp=None if amp is None else ("fp16" if amp else "none"), eval_interval=eval_interval,
                                  name=name, seed=seed, norm=norm,

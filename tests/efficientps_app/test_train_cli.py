@@ -19,10 +19,13 @@ def test_synth_prepare_train_evaluate(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
 
     args = ["train", "--data", str(data), "--preset", "tiny", "--epochs", "1", "--batch-size", "2",
-            "--crop", "96", "192", "--workers", "0", "--device", "cpu", "--name", "smoke", "--lr", "0.01"]
+            "--crop", "96", "192", "--workers", "0", "--device", "cpu", "--name", "smoke", "--lr", "0.01",
+            "--set", "accumulate=2", "--set", "scale_range=[0.8, 1.2]"]
     assert main(args) == 0
     weights = tmp_path / "runs/train/smoke/weights/best.safetensors"
     assert weights.is_file()
+    saved = (tmp_path / "runs/train/smoke/config.yaml").read_text()
+    assert "accumulate: 2" in saved and "- 0.8" in saved
     _, err = capsys.readouterr()
     assert "best PQ" in err
     assert main(args) == 1  # the run exists: refuse to overwrite it
@@ -47,6 +50,8 @@ def test_synth_prepare_train_evaluate(tmp_path: Path, capsys: pytest.CaptureFixt
         (["train", "--data", ".", "--preset", "b99"], "unknown preset"),
         (["train", "--resume", "/no/last.ckpt"], "checkpoint not found"),
         (["evaluate", "--data", "."], "exactly one of --weights or --predictions"),
+        (["train", "--data", ".", "--set", "bogus=1"], "unknown TrainConfig fields: ['bogus']"),
+        (["train", "--data", ".", "--set", "noequals"], "--set expects KEY=VALUE"),
     ],
 )
 def test_bad_input_is_one_line(args, text, capsys, tmp_path, monkeypatch):
