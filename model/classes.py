@@ -29,30 +29,27 @@ class ClassSpec:
     is_thing: bool
 
 
-def _cs(name: str, train_id: int, label_id: int, color: tuple[int, int, int], is_thing: bool) -> ClassSpec:
-    return ClassSpec(name, train_id, label_id, color, is_thing)
-
 
 CITYSCAPES_CLASSES: tuple[ClassSpec, ...] = (
-    _cs("road", 0, 7, (128, 64, 128), False),
-    _cs("sidewalk", 1, 8, (244, 35, 232), False),
-    _cs("building", 2, 11, (70, 70, 70), False),
-    _cs("wall", 3, 12, (102, 102, 156), False),
-    _cs("fence", 4, 13, (190, 153, 153), False),
-    _cs("pole", 5, 17, (153, 153, 153), False),
-    _cs("traffic light", 6, 19, (250, 170, 30), False),
-    _cs("traffic sign", 7, 20, (220, 220, 0), False),
-    _cs("vegetation", 8, 21, (107, 142, 35), False),
-    _cs("terrain", 9, 22, (152, 251, 152), False),
-    _cs("sky", 10, 23, (70, 130, 180), False),
-    _cs("person", 11, 24, (220, 20, 60), True),
-    _cs("rider", 12, 25, (255, 0, 0), True),
-    _cs("car", 13, 26, (0, 0, 142), True),
-    _cs("truck", 14, 27, (0, 0, 70), True),
-    _cs("bus", 15, 28, (0, 60, 100), True),
-    _cs("train", 16, 31, (0, 80, 100), True),
-    _cs("motorcycle", 17, 32, (0, 0, 230), True),
-    _cs("bicycle", 18, 33, (119, 11, 32), True),
+    ClassSpec("road", 0, 7, (128, 64, 128), False),
+    ClassSpec("sidewalk", 1, 8, (244, 35, 232), False),
+    ClassSpec("building", 2, 11, (70, 70, 70), False),
+    ClassSpec("wall", 3, 12, (102, 102, 156), False),
+    ClassSpec("fence", 4, 13, (190, 153, 153), False),
+    ClassSpec("pole", 5, 17, (153, 153, 153), False),
+    ClassSpec("traffic light", 6, 19, (250, 170, 30), False),
+    ClassSpec("traffic sign", 7, 20, (220, 220, 0), False),
+    ClassSpec("vegetation", 8, 21, (107, 142, 35), False),
+    ClassSpec("terrain", 9, 22, (152, 251, 152), False),
+    ClassSpec("sky", 10, 23, (70, 130, 180), False),
+    ClassSpec("person", 11, 24, (220, 20, 60), True),
+    ClassSpec("rider", 12, 25, (255, 0, 0), True),
+    ClassSpec("car", 13, 26, (0, 0, 142), True),
+    ClassSpec("truck", 14, 27, (0, 0, 70), True),
+    ClassSpec("bus", 15, 28, (0, 60, 100), True),
+    ClassSpec("train", 16, 31, (0, 80, 100), True),
+    ClassSpec("motorcycle", 17, 32, (0, 0, 230), True),
+    ClassSpec("bicycle", 18, 33, (119, 11, 32), True),
 )
 """The 19 Cityscapes evaluation classes: trainIds 0-10 are stuff, 11-18 are things."""
 

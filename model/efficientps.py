@@ -106,7 +106,8 @@ class EfficientPS(nn.Module):
         for i, t in enumerate(targets):
             wh = t["boxes"][:, 2:] - t["boxes"][:, :2]
             if (wh <= 0).any():
-                raise ValueError(f"target {i}: boxes need positive width and height (pixel-edge xyxy), got {t['boxes'][(wh <= 0).any(1)][0].tolist()}")
+                bad = t["boxes"][(wh <= 0).any(1)][0].tolist()
+                raise ValueError(f"target {i}: boxes need positive width and height (pixel-edge xyxy), got {bad}")
         offset = self.cfg.num_stuff - 1
         inst_targets = [
             {"boxes": t["boxes"].float(), "labels": t["labels"].long() - offset, "masks": t["masks"]} for t in targets

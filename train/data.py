@@ -74,11 +74,12 @@ def read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
 
 
-def _read_ids(path: Path) -> np.ndarray:
+def read_id_image(path: Path) -> np.ndarray:
+    """A single-channel id PNG (``*_labelIds.png``, ``*_instanceIds.png``) as (H, W) int64."""
     data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if data is None or data.ndim != 2:
-        raise DatasetError(f"{path}: not a single-channel id image")
-    return data.astype(np.int32)
+        raise DatasetError(f"{path}: not a readable single-channel id image")
+    return data.astype(np.int64)
 
 
 def label_lut(classes: tuple[ClassSpec, ...]) -> np.ndarray:
@@ -96,8 +97,8 @@ def load_ground_truth(sample: Sample, classes: tuple[ClassSpec, ...]) -> tuple[n
         semantic (H, W) uint8 class indices with 255 = void; instance masks (N, H, W) bool; instance class
         indices (N,) int64.
     """
-    label = _read_ids(sample.label_ids)
-    inst = _read_ids(sample.instance_ids)
+    label = read_id_image(sample.label_ids)
+    inst = read_id_image(sample.instance_ids)
     if inst.shape != label.shape:
         raise DatasetError(f"{sample.instance_ids}: size {inst.shape[::-1]} differs from the labelIds' {label.shape[::-1]}")
     lut = label_lut(classes)

@@ -8,14 +8,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from model.classes import ClassSpec
 from model.efficientps import EfficientPS
-from train.data import DatasetError, Sample, read_image
-from train.panoptic_io import eval_categories, gt_from_instance_ids, prediction_to_cityscapes
+from train.data import DatasetError, Sample, read_id_image, read_image
+from train.panoptic_io import eval_categories, gt_from_instance_ids, prediction_to_cityscapes, read_panoptic_png
 from train.pq import PQAccumulator, count_pairs
 
 
@@ -48,20 +47,13 @@ def evaluate_model(
         image = torch.from_numpy(read_image(sample.image)).permute(2, 0, 1).float().div(255)
         result = model(image[None].to(device))[0]
         pred_ids, pred_segments = prediction_to_cityscapes(result, classes)
-        gt_ids, gt_segments = gt_from_instance_ids(_read_instance_ids(sample.instance_ids))
+        gt_ids, gt_segments = gt_from_instance_ids(read_id_image(sample.instance_ids))
         gt_map, pred_map = _segment_maps(gt_segments, pred_segments)
         acc.add(gt_ids, gt_map, pred_ids, pred_map)
         if progress is not None:
             progress()
     model.train(was_training)
     return acc.results()
-
-
-def _read_instance_ids(path: Path) -> np.ndarray:
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if data is None:
-        raise DatasetError(f"{path}: not a readable instanceIds image")
-    return data.astype(np.int64)
 
 
 def _read_panoptic_json(path: Path) -> tuple[dict, Path]:
@@ -76,15 +68,6 @@ def _read_panoptic_json(path: Path) -> tuple[dict, Path]:
     if not folder.is_dir():
         raise DatasetError(f"{folder}: the PNG folder next to {path.name} is missing")
     return annotations, folder
-
-
-def read_panoptic_png(path: Path) -> np.ndarray:
-    """(H, W) uint32 ids of a panoptic PNG (id = R + 256 G + 256^2 B)."""
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # BGR(A), without a conversion pass
-    if data is None or data.ndim != 3 or data.dtype != np.uint8:
-        raise DatasetError(f"{path}: missing or unreadable panoptic PNG (8-bit RGB expected)")
-    code = cv2.COLOR_BGR2RGBA if data.shape[2] == 3 else cv2.COLOR_BGRA2RGBA
-    return cv2.cvtColor(data, code).view(np.uint32)[..., 0] & 0xFFFFFF
 
 
 def _count_image(gt_path: Path, gt_keys: list[int], pred_path: Path, pred_keys: list[int]) -> np.ndarray:

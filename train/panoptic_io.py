@@ -9,12 +9,15 @@ PNGs store id = R + 256 G + 256^2 B.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 from cityscapesscripts.helpers.labels import id2label, labels
 
 from model.classes import ClassSpec
 from model.outputs import PanopticResult
+from train.data import DatasetError
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,10 @@ def id_to_rgb(ids: np.ndarray) -> np.ndarray:
     return np.stack([ids % 256, ids // 256 % 256, ids // 65536 % 256], axis=-1).astype(np.uint8)
 
 
-def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
-    rgb = rgb.astype(np.int64)
-    return rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+def read_panoptic_png(path: Path) -> np.ndarray:
+    """(H, W) uint32 ids of a panoptic PNG (id = R + 256 G + 256^2 B), without a pass per channel."""
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # BGR(A)
+    if data is None or data.ndim != 3 or data.dtype != np.uint8:
+        raise DatasetError(f"{path}: missing or unreadable panoptic PNG (8-bit RGB expected)")
+    code = cv2.COLOR_BGR2RGBA if data.shape[2] == 3 else cv2.COLOR_BGRA2RGBA
+    return cv2.cvtColor(data, code).view(np.uint32)[..., 0] & 0xFFFFFF

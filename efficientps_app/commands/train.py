@@ -30,6 +30,10 @@ class RichReporter:
                                  TimeRemainingColumn(), console=stderr)
         self.task = None
         self.log_path = log_path
+        import torch
+
+        self._torch = torch
+        self.cuda = torch.cuda.is_available()
 
     def message(self, text: str) -> None:
         self.progress.console.print(text)
@@ -42,9 +46,7 @@ class RichReporter:
         self.task = self.progress.add_task(f"epoch {epoch + 1}/{epochs}", total=steps, info="")
 
     def step(self, losses: dict[str, float], lr: float) -> None:
-        import torch
-
-        mem = f"  {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if torch.cuda.is_available() else ""
+        mem = f"  {self._torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if self.cuda else ""
         info = f"loss {losses['loss']:.3f} (sem {losses['loss_semantic']:.3f} mask {losses['loss_mask']:.3f})  lr {lr:.2e}{mem}"
         self.progress.update(self.task, advance=1, info=info)
 

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from train.data import find_samples
-from train.evaluate import _read_instance_ids, evaluate_files
-from train.panoptic_io import eval_categories, gt_from_instance_ids, id_to_rgb, rgb_to_id
+from train.data import find_samples, read_id_image
+from train.evaluate import evaluate_files
+from train.panoptic_io import eval_categories, gt_from_instance_ids, id_to_rgb, read_panoptic_png
 from train.prepare import panoptic_gt_json
 
 THING_CATS = [c["id"] for c in eval_categories() if c["isthing"]]
@@ -77,7 +77,7 @@ def _write_predictions(root: Path, out: Path, seed: int) -> Path:
     folder.mkdir(parents=True)
     annotations = []
     for ann in gt["annotations"]:
-        ids = rgb_to_id(cv2.imread(str(gt_json.with_suffix("") / ann["file_name"]))[..., ::-1])
+        ids = read_panoptic_png(gt_json.with_suffix("") / ann["file_name"])
         pred, segments = _perturb(ids, ann["segments_info"], rng)
         name = ann["file_name"].replace("gtFine", "pred")
         cv2.imwrite(str(folder / name), id_to_rgb(pred)[..., ::-1])
@@ -91,9 +91,9 @@ def test_ground_truth_equals_create_panoptic_imgs(synth_root: Path):
     gt_json = panoptic_gt_json(synth_root, "val")
     anns = {a["image_id"]: a for a in json.loads(gt_json.read_text())["annotations"]}
     for sample in find_samples(synth_root, "val"):
-        ids, segments = gt_from_instance_ids(_read_instance_ids(sample.instance_ids))
+        ids, segments = gt_from_instance_ids(read_id_image(sample.instance_ids))
         ann = anns[sample.name]
-        reference = rgb_to_id(cv2.imread(str(gt_json.with_suffix("") / ann["file_name"]))[..., ::-1])
+        reference = read_panoptic_png(gt_json.with_suffix("") / ann["file_name"])
         assert np.array_equal(ids, reference)
         assert [s.as_json() for s in segments] == ann["segments_info"]
 
