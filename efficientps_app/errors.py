@@ -4,6 +4,7 @@ Exit codes:
     0    success
     1    domain error: bad input file, weights that do not fit, a missing optional dependency
     2    usage error: unknown option, missing argument, invalid value (reported by Click)
+    3    finished, but some inputs could not be read (``segment`` on a folder: they are listed)
     130  interrupted (Ctrl-C)
 """
 
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEBUG_ENV = "EFFICIENTPS_DEBUG"
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -71,7 +72,10 @@ def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:
     """
     try:
         result = command.main(args=args, prog_name="efficientps", standalone_mode=False)
-    except typer.Abort:
+    except typer.Abort as err:
+        if isinstance(err.__cause__, KeyboardInterrupt):  # Click turns Ctrl-C into Abort
+            error_line("interrupted")
+            return EXIT_INTERRUPTED
         error_line("aborted")
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -87,7 +87,7 @@ def fuse_panoptic(
             info.append((c, False, None))
             stuff_ids[c] = len(info)
     panoptic = torch.where(instance > 0, instance_ids[instance], stuff_ids[stuff_sem])
-    return PanopticResult(panoptic=panoptic, segments=_segments(panoptic, info), semantic=sem)
+    return PanopticResult(panoptic=panoptic, segments=describe_segments(panoptic, info), semantic=sem)
 
 
 def stuff_area_threshold(cfg: FusionConfig, height: int, width: int) -> float:
@@ -173,7 +173,11 @@ def _compete(
     return (r0, r1, c0, c1)
 
 
-def _segments(panoptic: torch.Tensor, info: list[tuple[int, bool, float | None]]) -> tuple[Segment, ...]:
+def describe_segments(panoptic: torch.Tensor, info: list[tuple[int, bool, float | None]]) -> tuple[Segment, ...]:
+    """Segments of a panoptic map whose ids are 1..len(info): ``info[id - 1]`` = (category, is_thing, score).
+
+    Area and bbox come from the map; ids with no pixels get area 0.
+    """
     if not info:
         return ()
     h, w = panoptic.shape

@@ -1,0 +1,88 @@
+"""Inference backends: a model that maps a batch of images to :class:`~model.outputs.RawOutputs`.
+
+Every backend satisfies the same small contract (``config``, ``device``, ``__call__``), so the predictor,
+the fusion and the sinks do not care which one runs.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from efficientps_app.errors import EfficientPSError, WeightsError
+from model.config import EfficientPSConfig
+from model.outputs import RawOutputs
+
+
+class RawModel(Protocol):
+    """(B, 3, H, W) float RGB in [0, 1] on ``device`` -> raw network outputs at that resolution."""
+
+    config: EfficientPSConfig
+    device: torch.device
+    name: str
+
+    def __call__(self, images: torch.Tensor) -> RawOutputs: ...
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N`` or a bare GPU index ``N``.
+
+    Raises:
+        EfficientPSError: the name is not a device, or CUDA is asked for and not available.
+    """
+    name = name.strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.isdigit():
+        name = f"cuda:{name}"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise EfficientPSError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise EfficientPSError(f"--device {name!r}: only cpu and cuda devices are supported")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise EfficientPSError(f"--device {name}: CUDA is not available here (CPU-only torch or no GPU); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise EfficientPSError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return device
+
+
+class TorchBackend:
+    """The PyTorch model from a ``.safetensors`` weights file (fp32, or fp16 autocast on CUDA)."""
+
+    name = "torch"
+
+    def __init__(self, weights: str | Path, device: torch.device, half: bool = False,
+                 score_thresh: float | None = None) -> None:
+        from model.weights import WeightsFileError, load_model
+
+        try:
+            self.model = load_model(weights, device=device)
+        except WeightsFileError as err:
+            raise WeightsError(str(err)) from None
+        if score_thresh is not None:
+            self.model.roi_heads.score_thresh = score_thresh
+        self.config, self.device = self.model.cfg, device
+        self.half = half and device.type == "cuda"
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor) -> RawOutputs:
+        autocast = torch.autocast("cuda", dtype=torch.float16) if self.half else nullcontext()
+        with autocast:
+            raw = self.model.forward_raw(images)
+        return RawOutputs(*(t.float() if t.is_floating_point() else t for t in raw))
+
+
+def load_backend(weights: str | Path, device: torch.device, half: bool, score_thresh: float | None) -> RawModel:
+    """The backend for a weights file, chosen by its suffix."""
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    if path.suffix == ".safetensors":
+        return TorchBackend(path, device, half, score_thresh)
+    raise WeightsError(f"{path}: not a weights file this version reads (expected .safetensors)")

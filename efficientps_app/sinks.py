@@ -1,0 +1,182 @@
+"""Outputs of ``segment``: overlay images, overlay video, COCO-panoptic PNG + JSON, and JSONL.
+
+Every file is written under a temporary name and renamed when complete; a failed run removes what it
+started. Formats:
+
+* COCO panoptic (``NAME.json`` + ``NAME/``), laid out as cityscapesscripts' ``createPanopticImgs`` lays out
+  the ground truth: PNG id = R + 256 G + 256^2 B, stuff id = labelId, thing id = labelId * 1000 + k,
+  ``category_id`` = labelId, ``image_id`` = the file stem without ``_leftImg8bit`` (video: stem_frame).
+* JSONL: one line per frame with the frame index, source, time and segments (train-id categories, names,
+  scores, areas, boxes and track ids).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from efficientps_app.predictor import Prediction
+from efficientps_app.video_writer import VideoWriter, temp_path
+from model.classes import ClassSpec
+
+
+def write_image_atomic(path: Path, rgb: np.ndarray) -> None:
+    """Write an RGB image (format from the suffix) via a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params):
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"{path}: could not write the image")
+    os.replace(tmp, path)
+
+
+def frame_stem(pred: Prediction) -> str:
+    """A name for the frame: the image's relative path without suffix, or ``videostem_000123``."""
+    meta = pred.frame.meta
+    if meta.relative_path is not None:
+        return str(Path(meta.relative_path).with_suffix(""))
+    return f"{Path(meta.source_name).stem or 'stream'}_{meta.index:06d}"
+
+
+class ImageSink:
+    """Overlay images under ``folder``, with the source images' relative names."""
+
+    needs_overlay = True
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.written = folder, []
+
+    def target(self, relative_path: str) -> Path:
+        return self.folder / relative_path
+
+    def write(self, prediction: Prediction, overlay: np.ndarray | None) -> None:
+        rel = prediction.frame.meta.relative_path or f"{frame_stem(prediction)}.png"
+        path = self.target(rel)
+        write_image_atomic(path, overlay)
+        self.written.append(path)
+
+    def close(self, keep: bool, complete: bool) -> list[Path]:
+        if not keep:
+            for path in self.written:
+                path.unlink(missing_ok=True)
+            return []
+        return [self.folder] if self.written else []
+
+
+class VideoSink:
+    """The overlay video (H.264) with the source's timing and, when it has one, its audio."""
+
+    needs_overlay = True
+
+    def __init__(self, path: Path, fps: float | None, audio_from: Path | None, crf: int) -> None:
+        self.writer = VideoWriter(path, fps, audio_from=audio_from, crf=crf)
+
+    def write(self, prediction: Prediction, overlay: np.ndarray | None) -> None:
+        self.writer.write(overlay, prediction.frame.meta)
+
+    def close(self, keep: bool, complete: bool) -> list[Path]:
+        written = self.writer.close(keep=keep, whole_audio=complete)
+        return [written] if written else []
+
+
+class PanopticSink:
+    """COCO panoptic PNGs in ``NAME/`` and their annotations in ``NAME.json``."""
+
+    needs_overlay = False
+
+    def __init__(self, json_path: Path, classes: tuple[ClassSpec, ...]) -> None:
+        self.json_path, self.classes = json_path, classes
+        self.folder = json_path.with_suffix("")
+        self.images: list[dict] = []
+        self.annotations: list[dict] = []
+        self.written: list[Path] = []
+        self._ids: set[str] = set()
+
+    def write(self, prediction: Prediction, overlay: np.ndarray | None) -> None:
+        from train.panoptic_io import id_to_rgb, prediction_to_cityscapes
+
+        image_id = Path(frame_stem(prediction)).name.removesuffix("_leftImg8bit")
+        base, n = image_id, 1
+        while image_id in self._ids:
+            n += 1
+            image_id = f"{base}_{n}"
+        self._ids.add(image_id)
+        ids, segments = prediction_to_cityscapes(prediction.result, self.classes)
+        path = self.folder / f"{image_id}.png"
+        write_image_atomic(path, id_to_rgb(ids))
+        self.written.append(path)
+        tracks = prediction.track_ids or {}
+        infos = []
+        for seg, out in zip(prediction.result.segments, segments):
+            info = out.as_json()
+            if seg.score is not None:
+                info["score"] = round(float(seg.score), 5)
+            if seg.id in tracks:
+                info["track_id"] = tracks[seg.id]
+            infos.append(info)
+        h, w = ids.shape
+        self.images.append({"id": image_id, "file_name": f"{image_id}.png", "height": h, "width": w})
+        self.annotations.append({"image_id": image_id, "file_name": f"{image_id}.png", "segments_info": infos})
+
+    def close(self, keep: bool, complete: bool) -> list[Path]:
+        if not keep:
+            for path in self.written:
+                path.unlink(missing_ok=True)
+            return []
+        categories = [{"id": c.label_id, "name": c.name, "color": list(c.color), "supercategory": "",
+                       "isthing": int(c.is_thing)} for c in self.classes]
+        data = {"images": self.images, "annotations": self.annotations, "categories": categories}
+        tmp = temp_path(self.json_path)
+        self.json_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.json_path)
+        return [self.json_path, self.folder]
+
+
+def segment_records(prediction: Prediction, classes: tuple[ClassSpec, ...]) -> list[dict]:
+    """The segments of a prediction as plain dicts (what JSONL lines and the viewer show)."""
+    tracks = prediction.track_ids or {}
+    return [
+        {"id": s.id, "category_id": s.category_id, "category": classes[s.category_id].name,
+         "label_id": classes[s.category_id].label_id, "isthing": s.is_thing,
+         "score": None if s.score is None else round(float(s.score), 5), "area": s.area, "bbox": list(s.bbox),
+         "track_id": tracks.get(s.id)}
+        for s in prediction.result.segments
+    ]
+
+
+class JsonlSink:
+    """One JSON line per frame."""
+
+    needs_overlay = False
+
+    def __init__(self, path: Path, classes: tuple[ClassSpec, ...]) -> None:
+        self.path, self.classes = path, classes
+        self._tmp = temp_path(path)
+        self._file = None
+
+    def write(self, prediction: Prediction, overlay: np.ndarray | None) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._tmp.open("w")
+        meta = prediction.frame.meta
+        h, w = prediction.frame.image.shape[:2]
+        line = {"frame": meta.index, "source": meta.source_name,
+                "pts": None if meta.timestamp_s is None else round(meta.timestamp_s, 6),
+                "width": w, "height": h, "segments": segment_records(prediction, self.classes)}
+        self._file.write(json.dumps(line) + "\n")
+
+    def close(self, keep: bool, complete: bool) -> list[Path]:
+        if self._file is None:
+            return []
+        self._file.close()
+        if not keep:
+            self._tmp.unlink(missing_ok=True)
+            return []
+        os.replace(self._tmp, self.path)
+        return [self.path]

@@ -1,0 +1,218 @@
+"""Input sources: image files, folders, globs, ``.txt`` lists, video files, webcams and streams.
+
+Every source is a context manager that yields :class:`Frame` objects (RGB uint8 plus typed metadata) and
+releases what it holds on exit. :func:`open_source` is the one dispatcher from what the user typed to a
+source. Unreadable items of a multi-item source are skipped and listed in ``source.failures``; a source
+that cannot be opened at all raises :class:`~efficientps_app.errors.SourceError`.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from efficientps_app.errors import SourceError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+SourceKind = Literal["images", "video", "live"]
+
+
+@dataclass(frozen=True)
+class FrameMeta:
+    """Where a frame comes from.
+
+    Attributes:
+        index: Position of the frame in its source (0-based; for video, the decoded frame number).
+        source_name: The image path, video path or stream address.
+        timestamp_s: Presentation time in seconds (video: from the stream's pts; live: since the start).
+        fps: The source's nominal frame rate, when it has one.
+        pts: Presentation timestamp in ``time_base`` units (video files), for exact output timing.
+        time_base: Unit of ``pts``.
+        relative_path: For image sources, the path below the folder or list it came from (output names).
+    """
+
+    index: int
+    source_name: str
+    timestamp_s: float | None = None
+    fps: float | None = None
+    pts: int | None = None
+    time_base: Fraction | None = None
+    relative_path: str | None = None
+
+
+@dataclass
+class Frame:
+    """One input image. ``image`` is (H, W, 3) uint8 RGB."""
+
+    image: np.ndarray
+    meta: FrameMeta
+
+
+class Source(Protocol):
+    """What the predictor and the pipeline iterate over."""
+
+    kind: SourceKind
+    name: str
+    total: int | None  # number of frames when known in advance
+    failures: list[str]  # "item: reason" for each skipped item
+
+    def __iter__(self) -> Iterator[Frame]: ...
+    def __enter__(self) -> Source: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@dataclass
+class ImageSource:
+    """A list of image files, read one at a time (EXIF orientation applied, 16-bit, grey and alpha handled)."""
+
+    paths: list[Path]
+    relative: list[str]
+    name: str
+    kind: SourceKind = "images"
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index, (path, rel) in enumerate(zip(self.paths, self.relative)):
+            try:
+                image = read_image_file(path)
+            except SourceError as err:
+                self.failures.append(str(err))
+                continue
+            yield Frame(image, FrameMeta(index=index, source_name=str(path), relative_path=rel))
+
+    def __enter__(self) -> ImageSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def read_image_file(path: str | Path) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB.
+
+    EXIF orientation is applied; 16-bit images are scaled to 8 bits; grey, palette and alpha images are
+    converted (alpha is dropped).
+
+    Raises:
+        SourceError: the file is missing or not a decodable image.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+                data = np.asarray(img, dtype=np.float64)
+                top = 65535.0 if data.max(initial=0) > 255 or img.mode.startswith("I;16") else 255.0
+                grey = np.clip(data / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+                return np.repeat(grey[..., None], 3, axis=2)
+            if img.mode == "F":
+                data = np.asarray(img, dtype=np.float64)
+                lo, hi = float(data.min(initial=0)), float(data.max(initial=1))
+                grey = ((data - lo) / max(hi - lo, 1e-12) * 255 + 0.5).astype(np.uint8)
+                return np.repeat(grey[..., None], 3, axis=2)
+            return np.ascontiguousarray(np.asarray(img.convert("RGB")))
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file") from None
+    except UnidentifiedImageError:
+        raise SourceError(f"{path}: not an image format this tool reads") from None
+    except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt data
+        raise SourceError(f"{path}: cannot decode image ({err})") from None
+
+
+def _natural_key(path: Path) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
+
+
+def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted((p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+                  key=_natural_key)
+
+
+def _image_source(paths: list[Path], root: Path | None, name: str) -> ImageSource:
+    if not paths:
+        raise SourceError(f"{name}: no images found ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    rel = [str(p.relative_to(root)) if root is not None and p.is_relative_to(root) else p.name for p in paths]
+    if len(set(rel)) != len(rel):  # same file names from different folders: keep the folders
+        rel = [str(p).lstrip("/") for p in paths]
+    return ImageSource(paths, rel, name)
+
+
+def _list_file(path: Path) -> list[Path]:
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise SourceError(f"{path}: cannot read the list of paths ({err})") from None
+    paths = [Path(s.strip()) for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    paths = [p if p.is_absolute() else path.parent / p for p in paths]
+    others = [p for p in paths if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if others:
+        raise SourceError(f"{path}: line '{others[0]}' is not an image path (a .txt list holds image files)")
+    return paths
+
+
+def open_source(
+    spec: str | Path | int,
+    *,
+    recursive: bool = False,
+    stream_buffer: bool = False,
+    vid_stride: int = 1,
+    start: float | None = None,
+    end: float | None = None,
+) -> Source:
+    """Open what the user named: a webcam index, a stream URL, an image, a folder, a glob, a ``.txt`` list
+    of image paths, or a video file.
+
+    Args:
+        spec: the source as typed on the command line (or an int webcam index).
+        recursive: descend into sub-folders of a folder source.
+        stream_buffer: live sources keep every frame instead of only the latest one.
+        vid_stride: video and live sources keep every N-th frame.
+        start, end: video files only: the time range to read, in seconds.
+
+    Raises:
+        SourceError: nothing usable under that name.
+    """
+    from efficientps_app.video import LiveSource, VideoSource
+
+    text = str(spec)
+    if isinstance(spec, int) or text.isdigit():
+        return LiveSource(int(text), stream_buffer=stream_buffer, vid_stride=vid_stride)
+    if text.lower().startswith(STREAM_SCHEMES):
+        return LiveSource(text, stream_buffer=stream_buffer, vid_stride=vid_stride)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return _image_source(_images_in(path, recursive), path, text)
+    if not path.exists() and any(ch in text for ch in "*?["):
+        matches = [Path(p) for p in glob.glob(str(path), recursive=True)]
+        images = sorted((p for p in matches if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural_key)
+        return _image_source(images, _glob_root(text), text)
+    if not path.exists():
+        raise SourceError(f"{text}: no such file or folder")
+    if not path.is_file():
+        raise SourceError(f"{text}: not a regular file")
+    if path.suffix.lower() == ".txt":
+        return _image_source(_list_file(path), None, text)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return _image_source([path], path.parent, text)
+    return VideoSource(path, vid_stride=vid_stride, start=start, end=end)
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder part of a glob before its first wildcard."""
+    parts = Path(pattern).parts
+    first_wild = next((i for i, p in enumerate(parts) if any(c in p for c in "*?[")), len(parts))
+    return Path(*parts[:first_wild]) if first_wild else Path(".")

@@ -1,0 +1,179 @@
+"""Video input: files through PyAV (real timestamps, VFR-safe, rotation applied), webcams and streams
+through OpenCV behind a grabber thread that keeps only the latest frame (or every frame with
+``stream_buffer``)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from efficientps_app.errors import SourceError
+from efficientps_app.sources import Frame, FrameMeta, SourceKind
+
+
+class VideoSource:
+    """Frames of a video file, decoded by FFmpeg (PyAV). Corrupt packets are skipped and counted."""
+
+    kind: SourceKind = "video"
+
+    def __init__(self, path: Path, vid_stride: int = 1, start: float | None = None, end: float | None = None) -> None:
+        import av
+
+        if vid_stride < 1:
+            raise SourceError(f"--vid-stride must be >= 1, got {vid_stride}")
+        if start is not None and end is not None and end <= start:
+            raise SourceError(f"--end ({end}) must be after --start ({start})")
+        self.path, self.name = path, str(path)
+        self.vid_stride, self.start, self.end = vid_stride, start, end
+        self.failures: list[str] = []
+        try:
+            self._container = av.open(str(path))
+        except av.error.FFmpegError as err:
+            raise SourceError(f"{path}: not an image or a video FFmpeg can read ({_reason(err)})") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise SourceError(f"{path}: has no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps: float | None = float(rate) if rate else None
+        self.width, self.height = self._stream.codec_context.width, self._stream.codec_context.height
+        self.total = self._estimate_total()
+
+    def _estimate_total(self) -> int | None:
+        frames = self._stream.frames
+        duration = float(self._stream.duration * self._stream.time_base) if self._stream.duration else None
+        if duration is None and self._container.duration:
+            duration = self._container.duration / 1_000_000
+        if (self.start or self.end) and duration and self.fps:
+            span = min(self.end or duration, duration) - (self.start or 0.0)
+            frames = max(int(round(span * self.fps)), 0)
+        elif not frames and duration and self.fps:
+            frames = int(round(duration * self.fps))
+        return -(-frames // self.vid_stride) if frames else None
+
+    def __iter__(self) -> Iterator[Frame]:
+        import av
+
+        stream, tb = self._stream, self._stream.time_base
+        if self.start:
+            self._container.seek(int(self.start / tb), stream=stream, backward=True, any_frame=False)
+        decoded = 0
+        last_t = 0.0
+        for packet in self._container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as err:
+                self.failures.append(f"{self.name}: corrupt data after {last_t:.3f} s skipped ({_reason(err)})")
+                continue
+            for frame in frames:
+                t = float(frame.pts * tb) if frame.pts is not None else decoded / (self.fps or 30.0)
+                last_t = t
+                if self.start is not None and t < self.start - 1e-6:
+                    continue
+                if self.end is not None and t >= self.end - 1e-6:
+                    return
+                decoded += 1
+                if (decoded - 1) % self.vid_stride:
+                    continue
+                image = _rotate(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+                meta = FrameMeta(index=decoded - 1, source_name=self.name, timestamp_s=t, fps=self.fps,
+                                 pts=frame.pts, time_base=tb)
+                yield Frame(image, meta)
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._container.close()
+
+
+def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply a display-matrix rotation (degrees counter-clockwise, as FFmpeg reports it)."""
+    turns = (int(round(rotation / 90)) % 4) if rotation else 0
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def _reason(err: Exception) -> str:
+    return getattr(err, "strerror", None) or str(err)
+
+
+class LiveSource:
+    """A webcam (integer index) or a stream URL, read by a grabber thread.
+
+    By default only the latest frame is kept, so a slow model never falls behind a live feed (frames are
+    dropped instead). ``stream_buffer=True`` keeps every frame, in order.
+    """
+
+    kind: SourceKind = "live"
+    total = None
+
+    def __init__(self, spec: int | str, stream_buffer: bool = False, vid_stride: int = 1) -> None:
+        import cv2
+
+        self.name = f"webcam {spec}" if isinstance(spec, int) else str(spec)
+        self.failures: list[str] = []
+        self.stream_buffer, self.vid_stride = stream_buffer, max(vid_stride, 1)
+        self._cap = cv2.VideoCapture(spec)
+        if not self._cap.isOpened():
+            what = "webcam" if isinstance(spec, int) else "stream"
+            raise SourceError(f"{self.name}: cannot open the {what} (is it connected / reachable?)")
+        fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 0 < fps < 1000 else None
+        self.dropped = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=64 if stream_buffer else 1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._grab, name="efficientps-grabber", daemon=True)
+        self._t0 = time.monotonic()
+        self._thread.start()
+
+    def _grab(self) -> None:
+        import cv2
+
+        index = 0
+        try:
+            while not self._stop.is_set():
+                ok, bgr = self._cap.read()
+                if not ok:
+                    break
+                index += 1
+                if (index - 1) % self.vid_stride:
+                    continue
+                item = (index - 1, time.monotonic() - self._t0, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                self._put(item)
+        finally:
+            self._put(None)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if not self.stream_buffer:  # replace the stale frame with the fresh one
+                    try:
+                        self._queue.get_nowait()
+                        self.dropped += 1
+                    except queue.Empty:
+                        pass
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            index, t, image = item
+            yield Frame(image, FrameMeta(index=index, source_name=self.name, timestamp_s=t, fps=self.fps))
+
+    def __enter__(self) -> LiveSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self._cap.release()

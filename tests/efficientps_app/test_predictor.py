@@ -1,0 +1,87 @@
+"""The Python API: results at source resolution, resizing, filters, batching, streaming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from efficientps_app.errors import EfficientPSError, WeightsError
+from efficientps_app.predictor import Predictor, keep_classes, resize_result
+from tests.efficientps_app.results import make_result
+from tests.media import make_video
+
+
+def _image(h: int = 96, w: int = 160, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def test_predict_returns_a_consistent_result_at_source_size(tiny_weights):
+    result = Predictor(tiny_weights, device="cpu").predict(_image(90, 150))
+    assert result.panoptic.shape == (90, 150) and result.semantic.shape == (90, 150)
+    ids = result.panoptic.unique().tolist()
+    assert set(ids) - {0} == {s.id for s in result.segments}
+    for seg in result.segments:
+        assert seg.area == int((result.panoptic == seg.id).sum())
+
+
+def test_inference_size_and_resized_results(tiny_weights):
+    p = Predictor(tiny_weights, device="cpu", imgsz=64)
+    assert p.inference_size(96, 160) == (38, 64)
+    assert p.predict(_image()).panoptic.shape == (96, 160)
+    assert Predictor(tiny_weights, device="cpu", scale=0.5).inference_size(96, 160) == (48, 80)
+
+
+def test_resize_result_recomputes_areas_and_boxes():
+    small = make_result(20, 30, [(5, 5, 15, 10, 13)], stuff=0)
+    big = resize_result(small, (40, 60))
+    car = next(s for s in big.segments if s.is_thing)
+    assert car.area == 20 * 10 and car.bbox == (10, 10, 20, 10)
+    assert sum(s.area for s in big.segments) == 40 * 60
+
+
+def test_class_filter_voids_other_classes():
+    result = make_result(20, 30, [(5, 5, 15, 10, 13), (20, 5, 25, 15, 11)], stuff=0)
+    only_cars = keep_classes(result, frozenset({13}))
+    assert [s.category_id for s in only_cars.segments] == [13]
+    assert int((only_cars.panoptic == 0).sum()) == 20 * 30 - 50
+
+
+def test_batches_give_the_same_results_as_single_images(tiny_weights):
+    p = Predictor(tiny_weights, device="cpu")
+    images = [_image(seed=i) for i in range(3)] + [_image(64, 64)]
+    singles = [p.predict(im) for im in images]
+    batched = p.predict_batch(images)
+    for a, b in zip(singles, batched):
+        assert torch.equal(a.panoptic, b.panoptic) and a.segments == b.segments
+
+
+def test_stream_is_lazy_and_tracks_video(tiny_weights, tmp_path):
+    video = make_video(tmp_path / "v.mp4", frames=6, size=(64, 96), audio=None)
+    p = Predictor(tiny_weights, device="cpu", batch=2)
+    stream = p.stream(video)
+    first = next(stream)
+    assert first.frame.meta.index == 0 and first.track_ids is not None
+    rest = list(stream)
+    assert [r.frame.meta.index for r in rest] == [1, 2, 3, 4, 5]
+    assert p.timings.frames == 6
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"imgsz": 64, "scale": 0.5}, "not both"), ({"conf": 2.0}, "--conf"), ({"classes": ["unicorn"]}, "unknown class"),
+     ({"device": "tpu"}, "--device"), ({"batch": 0}, "--batch")],
+)
+def test_bad_options_are_one_line_errors(tiny_weights, kwargs, message):
+    with pytest.raises(EfficientPSError, match=message):
+        Predictor(tiny_weights, **{"device": "cpu", **kwargs})
+
+
+def test_bad_weights_and_images(tiny_weights, tmp_path):
+    with pytest.raises(WeightsError, match="no such weights file"):
+        Predictor(tmp_path / "none.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    with pytest.raises(WeightsError, match="junk.safetensors"):
+        Predictor(tmp_path / "junk.safetensors")
+    with pytest.raises(EfficientPSError, match="uint8 RGB"):
+        Predictor(tiny_weights, device="cpu").predict(np.zeros((10, 10), np.float32))

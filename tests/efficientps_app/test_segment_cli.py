@@ -1,0 +1,184 @@
+"""``efficientps segment`` end to end: outputs, formats, refusals, exit codes, interruptions."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from efficientps_app.cli import main
+from efficientps_app.pipeline import QUEUE_SIZE, prefetch, run_pipeline
+from efficientps_app.predictor import Predictor
+from efficientps_app.render import RenderOptions
+from efficientps_app.sinks import VideoSink
+from efficientps_app.sources import open_source
+from tests.media import make_video, probe
+
+
+def _images(folder: Path, n: int = 2, size: tuple[int, int] = (64, 96)) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(folder / f"img{i}_leftImg8bit.png")
+    return folder
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_folder_to_overlays_panoptic_and_jsonl(tiny_weights, tmp_path, capsys):
+    src = _images(tmp_path / "in")
+    out = tmp_path / "out"
+    code, stdout, err = run(["segment", str(src), "-o", str(out), "--weights", str(tiny_weights),
+                             "--save-panoptic", "--save-json", "--device", "cpu"], capsys)
+    assert code == 0 and stdout == "" and "2 frames" in err
+    for i in range(2):
+        overlay = np.asarray(Image.open(out / f"img{i}_leftImg8bit.png"))
+        assert overlay.shape == (64, 96, 3)
+    data = json.loads((out / "panoptic.json").read_text())
+    assert [a["image_id"] for a in data["annotations"]] == ["img0", "img1"]
+    assert {c["id"] for c in data["categories"]} >= {7, 26}  # labelIds (road, car)
+    png = np.asarray(Image.open(out / "panoptic" / "img0.png")).astype(np.int64)
+    ids = png[..., 0] + 256 * png[..., 1] + 65536 * png[..., 2]
+    seg_ids = {s["id"] for s in data["annotations"][0]["segments_info"]}
+    assert set(np.unique(ids).tolist()) - {0} == seg_ids
+    lines = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [x["frame"] for x in lines] == [0, 1] and lines[0]["width"] == 96
+    assert sum(s["area"] for s in lines[0]["segments"]) == int((ids > 0).sum())
+
+
+def test_default_run_folder_with_arguments(tiny_weights, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    src = _images(tmp_path / "in", n=1)
+    for expected in ("predict", "predict2"):
+        code, _, _ = run(["segment", str(src), "--weights", str(tiny_weights), "-q"], capsys)
+        run_dir = tmp_path / "runs" / "segment" / expected
+        assert code == 0 and (run_dir / "img0_leftImg8bit.png").is_file()
+        assert yaml.safe_load((run_dir / "args.yaml").read_text())["source"] == str(src)
+
+
+def test_video_to_mp4_with_audio_timing_and_jsonl(tiny_weights, tmp_path, capsys):
+    src = make_video(tmp_path / "clip.mp4", frames=10, size=(64, 96), fps=10, audio="aac")
+    out = tmp_path / "o" / "seg.mp4"
+    code, _, err = run(["segment", str(src), "-o", str(out), "--weights", str(tiny_weights), "--save-json",
+                        "--side-by-side"], capsys)
+    assert code == 0, err
+    info = probe(out)
+    assert info["size"] == (64, 192) and info["audio_codec"] == "aac"
+    assert info["times"] == pytest.approx(probe(src)["times"])
+    lines = (tmp_path / "o" / "seg.jsonl").read_text().splitlines()
+    assert [json.loads(x)["pts"] for x in lines] == pytest.approx([0.1 * i for i in range(10)])
+
+
+def test_video_range_stride_and_max_frames(tiny_weights, tmp_path, capsys):
+    src = make_video(tmp_path / "clip.mp4", frames=20, size=(64, 96), fps=10, audio=None)
+    code, _, _ = run(["segment", str(src), "-o", str(tmp_path / "a.mkv"), "--weights", str(tiny_weights),
+                      "--start", "0.5", "--vid-stride", "2", "--max-frames", "3", "-q"], capsys)
+    assert code == 0
+    assert probe(tmp_path / "a.mkv")["times"] == pytest.approx([0.0, 0.2, 0.4])
+
+
+def test_corrupt_images_are_listed_and_exit_3(tiny_weights, tmp_path, capsys):
+    src = _images(tmp_path / "in")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    code, _, err = run(["segment", str(src), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights)], capsys)
+    assert code == 3 and "broken.jpg" in err and "1 input(s) skipped" in err
+    assert len(list((tmp_path / "out").glob("*.png"))) == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["missing.mp4"], "missing.mp4: no such file or folder"),
+     (["IN", "-o", "x.mp4"], "write overlay images into a folder"),
+     (["IN", "--classes", "unicorn"], "unknown class 'unicorn'"),
+     (["IN", "--device", "cuda:7"], "--device"),
+     (["IN", "--imgsz", "10"], "--imgsz must be at least 32")],
+)
+def test_bad_input_is_one_line(tiny_weights, tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    _images(tmp_path / "IN", n=1)
+    code, _, err = run(["segment", *args, "--weights", str(tiny_weights)], capsys)
+    assert code == 1 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_existing_outputs_are_refused_without_overwrite(tiny_weights, tmp_path, capsys):
+    src = make_video(tmp_path / "clip.mp4", frames=3, audio=None)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    code, _, err = run(["segment", str(src), "-o", str(out), "--weights", str(tiny_weights)], capsys)
+    assert code == 1 and "--overwrite" in err and out.read_bytes() == b"precious"
+    code, _, _ = run(["segment", str(src), "-o", str(out), "--weights", str(tiny_weights), "--overwrite", "-q"],
+                     capsys)
+    assert code == 0 and len(probe(out)["times"]) == 3
+
+
+def test_interrupt_finalises_a_playable_shorter_video(tiny_weights, tmp_path):
+    src = make_video(tmp_path / "clip.mp4", frames=12, fps=10, audio="aac")
+    predictor = Predictor(tiny_weights, device="cpu")
+    out = tmp_path / "out.mp4"
+
+    def stop_at_five(pred):
+        if pred.frame.meta.index == 4:
+            raise KeyboardInterrupt
+
+    with open_source(src) as s, pytest.raises(KeyboardInterrupt):
+        run_pipeline(predictor, s, [VideoSink(out, s.fps, src, crf=23)], RenderOptions(), on_frame=stop_at_five)
+    info = probe(out)
+    assert 4 <= len(info["times"]) <= 5 and info["audio_end"] <= 0.7
+
+
+def test_failing_sink_removes_the_partial_outputs(tiny_weights, tmp_path):
+    src = make_video(tmp_path / "clip.mp4", frames=30, fps=10, audio=None)
+    predictor = Predictor(tiny_weights, device="cpu")
+
+    class Broken:
+        needs_overlay = False
+
+        def __init__(self):
+            self.n = 0
+
+        def write(self, prediction, overlay):
+            self.n += 1
+            if self.n == 3:
+                raise OSError("disk full")
+
+        def close(self, keep, complete):
+            return []
+
+    out = tmp_path / "out.mp4"
+    with open_source(src) as s, pytest.raises(OSError, match="disk full"):
+        run_pipeline(predictor, s, [VideoSink(out, s.fps, None, crf=23), Broken()], RenderOptions())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_prefetch_stays_a_bounded_number_of_frames_ahead():
+    produced = []
+
+    def frames():
+        for i in range(100):
+            produced.append(i)
+            yield i
+
+    ahead = []
+    for i in prefetch(frames()):  # a slow consumer: the producer runs ahead until the queue is full
+        time.sleep(0.002)
+        ahead.append(len(produced) - i)
+    assert QUEUE_SIZE <= max(ahead) <= QUEUE_SIZE + 2
+
+
+def test_prefetch_passes_errors_on():
+    def frames():
+        yield 1
+        raise ValueError("decoder exploded")
+
+    with pytest.raises(ValueError, match="decoder exploded"):
+        list(prefetch(frames()))

@@ -1,0 +1,152 @@
+"""Sources: what open_source accepts, how images are decoded, video timing, corrupt input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from efficientps_app.errors import SourceError
+from efficientps_app.sources import open_source, read_image_file
+from tests.media import make_video
+
+
+def _png(path: Path, value: int = 0, size: tuple[int, int] = (20, 30)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((*size, 3), value, np.uint8)).save(path)
+    return path
+
+
+def _names(source) -> list[str]:
+    with source as s:
+        return [f.meta.relative_path for f in s]
+
+
+def test_folder_natural_order_and_recursive(tmp_path):
+    for name in ("img10.png", "img2.png", "img1.jpg", "notes.txt"):
+        _png(tmp_path / name) if name.endswith(("png", "jpg")) else (tmp_path / name).write_text("x")
+    _png(tmp_path / "sub" / "deep.png")
+    assert _names(open_source(tmp_path)) == ["img1.jpg", "img2.png", "img10.png"]
+    assert _names(open_source(tmp_path, recursive=True))[-1] == "sub/deep.png"
+
+
+def test_glob_list_file_and_single_image(tmp_path):
+    a, b = _png(tmp_path / "x" / "a.png"), _png(tmp_path / "x" / "b.png")
+    assert _names(open_source(str(tmp_path / "x" / "*.png"))) == ["a.png", "b.png"]
+    (tmp_path / "list.txt").write_text(f"# comment\nx/b.png\n{a}\n")
+    assert _names(open_source(tmp_path / "list.txt")) == ["b.png", "a.png"]
+    with open_source(b) as s:
+        frames = list(s)
+    assert s.kind == "images" and s.total == 1 and frames[0].image.shape == (20, 30, 3)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [("missing.png", "no such file"), ("empty_dir", "no images found"), ("nomatch/*.png", "no images found")],
+)
+def test_bad_sources_name_the_problem(tmp_path, monkeypatch, spec, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(SourceError, match=message):
+        open_source(spec)
+
+
+def test_list_file_rejects_non_images(tmp_path):
+    (tmp_path / "l.txt").write_text("clip.mp4\n")
+    with pytest.raises(SourceError, match="not an image path"):
+        open_source(tmp_path / "l.txt")
+
+
+def test_corrupt_image_is_skipped_and_listed(tmp_path):
+    _png(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    with open_source(tmp_path) as s:
+        frames = list(s)
+    assert [f.meta.relative_path for f in frames] == ["good.png"]
+    assert len(s.failures) == 1 and "bad.png" in s.failures[0]
+
+
+def test_sixteen_bit_grey_and_rgba_and_palette(tmp_path):
+    grey16 = np.full((8, 9), 65535 // 2, np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "g16.png")
+    out = read_image_file(tmp_path / "g16.png")
+    assert out.shape == (8, 9, 3) and out.dtype == np.uint8 and abs(int(out[0, 0, 0]) - 128) <= 1
+    rgba = np.zeros((5, 6, 4), np.uint8)
+    rgba[..., 1], rgba[..., 3] = 200, 10
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    assert read_image_file(tmp_path / "a.png")[0, 0].tolist() == [0, 200, 0]
+    Image.fromarray(np.full((4, 4), 77, np.uint8), "L").convert("P").save(tmp_path / "p.png")
+    assert read_image_file(tmp_path / "p.png")[0, 0].tolist() == [77, 77, 77]
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    img = np.zeros((10, 20, 3), np.uint8)
+    img[:, :5] = 255  # white on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise for display
+    Image.fromarray(img).save(tmp_path / "r.jpg", exif=exif, quality=100)
+    out = read_image_file(tmp_path / "r.jpg")
+    assert out.shape == (20, 10, 3)
+    assert out[:5].mean() > 200 and out[-5:].mean() < 50  # the white band is now on top
+
+
+def test_video_frames_timing_stride_and_range(tmp_path):
+    path = make_video(tmp_path / "v.mp4", frames=12, fps=10, audio=None)
+    with open_source(path) as s:
+        frames = list(s)
+    assert s.kind == "video" and s.total == 12 and s.fps == 10
+    assert [round(f.meta.timestamp_s, 3) for f in frames] == [round(0.1 * i, 3) for i in range(12)]
+    assert frames[0].image.shape == (64, 96, 3)
+    with open_source(path, vid_stride=3) as s:
+        assert [f.meta.index for f in s] == [0, 3, 6, 9]
+    with open_source(path, start=0.3, end=0.6) as s:
+        assert [round(f.meta.timestamp_s, 3) for f in s] == [0.3, 0.4, 0.5]
+
+
+def test_variable_frame_rate_timestamps_survive(tmp_path):
+    path = make_video(tmp_path / "vfr.mkv", frames=6, fps=10, audio=None, pts_step=[1, 3])
+    with open_source(path) as s:
+        times = [round(f.meta.timestamp_s, 3) for f in s]
+    assert times == [0.0, 0.1, 0.4, 0.5, 0.8, 0.9]
+
+
+def test_not_a_video_gets_a_clear_error(tmp_path):
+    (tmp_path / "fake.mp4").write_bytes(b"\x00\x01 not a video" * 50)
+    with pytest.raises(SourceError, match="fake.mp4: not an image or a video"):
+        open_source(tmp_path / "fake.mp4")
+
+
+def test_corrupt_packets_are_skipped_and_counted(tmp_path):
+    import av
+
+    path = make_video(tmp_path / "v.mkv", frames=30, fps=10, audio=None)
+    with av.open(str(path)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+    data = bytearray(path.read_bytes())
+    for i in (8, 15, 22):  # damage the payload of three packets, keep the container intact
+        pos, size = packets[i]
+        data[pos + size // 3 : pos + size // 3 + 12] = b"\xff" * 12
+    path.write_bytes(bytes(data))
+    with open_source(path) as s:
+        frames = list(s)  # no exception: damaged packets are reported, decoding goes on
+    assert 20 <= len(frames) < 30
+    assert s.failures and all("corrupt data after" in f for f in s.failures)
+
+
+def test_live_source_reads_a_stream_with_buffer(tmp_path):
+    path = make_video(tmp_path / "v.mp4", frames=8, fps=10, audio=None)
+    from efficientps_app.video import LiveSource
+
+    with LiveSource(str(path), stream_buffer=True) as s:
+        frames = list(s)
+    assert s.kind == "live" and len(frames) == 8 and frames[0].image.shape == (64, 96, 3)
+    assert all(b.meta.timestamp_s >= a.meta.timestamp_s for a, b in zip(frames, frames[1:]))
+
+
+def test_unreachable_stream_and_missing_webcam(tmp_path):
+    with pytest.raises(SourceError, match="cannot open the stream"):
+        open_source("rtsp://127.0.0.1:9/none")
+    with pytest.raises(SourceError, match="cannot open the webcam"):
+        open_source("57")
