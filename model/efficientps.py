@@ -91,7 +91,7 @@ class EfficientPS(nn.Module):
         h, w = images.shape[-2:]
         d = self.cfg.size_divisor
         x = F.pad(x, (0, (-w) % d, 0, (-h) % d))
-        sizes = [(int(h), int(w))] * images.shape[0]
+        sizes = [(h, w)] * images.shape[0]  # no int(): stays symbolic when traced for ONNX
         return ImageList(x, sizes), sizes
 
     def _losses(self, images: torch.Tensor, targets: list[Target]) -> dict[str, torch.Tensor]:

@@ -25,7 +25,8 @@ def make_video(
     with av.open(str(path), "w", format=fmt) as out:
         video = out.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
-        video.time_base = Fraction(1, fps * 10)
+        video.time_base = Fraction(1, 90000)
+        tick = 90000 // fps
         astream = None
         if audio:
             astream = out.add_stream(audio, rate=16000)
@@ -38,13 +39,13 @@ def make_video(
             img[h // 4 : h // 4 + 16, x : x + 16] = (255, 255, 0)
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts, frame.time_base = pts, video.time_base
-            pts += 10 * (pts_step[i % len(pts_step)] if pts_step else 1)
+            pts += tick * (pts_step[i % len(pts_step)] if pts_step else 1)
             for packet in video.encode(frame):
                 out.mux(packet)
         for packet in video.encode(None):
             out.mux(packet)
         if astream is not None:
-            rate, total = 16000, int(16000 * pts / (fps * 10))
+            rate, total = 16000, int(16000 * pts / 90000)
             t = np.arange(total) / rate
             tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             fmt_name = "s16" if audio.startswith("pcm") else "fltp"
