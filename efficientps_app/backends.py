@@ -21,8 +21,11 @@ class RawModel(Protocol):
     """(B, 3, H, W) float RGB in [0, 1] on ``device`` -> raw network outputs at that resolution."""
 
     config: EfficientPSConfig
-    device: torch.device
+    device: torch.device  # where the caller puts the input batch
     name: str
+    input_size: tuple[int, int] | None  # fixed (H, W) of an exported model, None = any size
+    batch: int  # fixed batch size of an exported model, 0 = any
+    note: str  # one line saying what runs
 
     def __call__(self, images: torch.Tensor) -> RawOutputs: ...
 
@@ -56,6 +59,8 @@ class TorchBackend:
     """The PyTorch model from a ``.safetensors`` weights file (fp32, or fp16 autocast on CUDA)."""
 
     name = "torch"
+    input_size = None
+    batch = 0
 
     def __init__(self, weights: str | Path, device: torch.device, half: bool = False,
                  score_thresh: float | None = None) -> None:
@@ -69,6 +74,7 @@ class TorchBackend:
             self.model.roi_heads.score_thresh = score_thresh
         self.config, self.device = self.model.cfg, device
         self.half = half and device.type == "cuda"
+        self.note = f"PyTorch {torch.__version__} on {device}{' (fp16)' if self.half else ''}"
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> RawOutputs:
@@ -78,11 +84,25 @@ class TorchBackend:
         return RawOutputs(*(t.float() if t.is_floating_point() else t for t in raw))
 
 
-def load_backend(weights: str | Path, device: torch.device, half: bool, score_thresh: float | None) -> RawModel:
-    """The backend for a weights file, chosen by its suffix."""
+def load_backend(weights: str | Path, device: str, half: bool, score_thresh: float | None,
+                 kind: str = "auto", threads: int | None = None) -> RawModel:
+    """The backend for a weights file: ``.safetensors`` runs in PyTorch, ``.onnx`` in ONNX Runtime.
+
+    Args:
+        kind: ``auto`` (from the suffix), ``torch`` or ``onnx`` (checked against the file).
+    """
     path = Path(weights)
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
-    if path.suffix == ".safetensors":
-        return TorchBackend(path, device, half, score_thresh)
-    raise WeightsError(f"{path}: not a weights file this version reads (expected .safetensors)")
+    suffix = path.suffix.lower()
+    if suffix not in (".safetensors", ".onnx"):
+        raise WeightsError(f"{path}: not a weights file this tool reads (.safetensors or .onnx)")
+    found = "torch" if suffix == ".safetensors" else "onnx"
+    if kind not in ("auto", found):
+        hint = "export it with 'efficientps export-onnx'" if kind == "onnx" else "use the .safetensors it came from"
+        raise EfficientPSError(f"--backend {kind}: {path.name} is a {found} model; {hint}")
+    if found == "torch":
+        return TorchBackend(path, resolve_device(device), half, score_thresh)
+    from efficientps_app.onnx_backend import OnnxBackend
+
+    return OnnxBackend(path, device, threads)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from efficientps_app.backends import RawModel, load_backend, resolve_device
+from efficientps_app.backends import RawModel, load_backend
 from efficientps_app.errors import EfficientPSError
 from efficientps_app.pipeline import prefetch
 from efficientps_app.sources import Frame, Source, open_source
@@ -61,6 +61,8 @@ class Predictor:
         conf: minimum detection score for thing instances (default: the model's).
         classes: keep only these classes (names or train ids); everything else becomes void.
         batch: frames per forward pass in :meth:`stream`.
+        backend: ``auto`` (from the weights file: ``.safetensors`` PyTorch, ``.onnx`` ONNX Runtime),
+            ``torch`` or ``onnx``.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Predictor:
         conf: float | None = None,
         classes: Sequence[str | int] | None = None,
         batch: int = 1,
+        backend: str = "auto",
     ) -> None:
         if imgsz is not None and scale is not None:
             raise EfficientPSError("give --imgsz or --scale, not both")
@@ -84,11 +87,16 @@ class Predictor:
             raise EfficientPSError(f"--conf must be in [0, 1], got {conf}")
         if batch < 1:
             raise EfficientPSError(f"--batch must be >= 1, got {batch}")
-        self.device = resolve_device(device)
+        self.backend: RawModel = load_backend(weights, device, half, conf, backend)
+        self.device = self.backend.device
         self.notes: list[str] = []
-        if half and self.device.type != "cuda":
+        if half and self.backend.name == "torch" and self.device.type != "cuda":
             self.notes.append("--half needs CUDA; running in fp32 on the CPU")
-        self.backend: RawModel = load_backend(weights, self.device, half, conf)
+        if half and self.backend.name == "onnx":
+            self.notes.append("--half is a property of an ONNX model: export it with 'export-onnx --half'")
+        fixed = self.backend.input_size
+        if fixed is not None and (imgsz is not None or scale is not None):
+            self.notes.append(f"this ONNX model has a fixed input of {fixed[0]}x{fixed[1]}: --imgsz/--scale ignored")
         self.config = self.backend.config
         self.classes: tuple[ClassSpec, ...] = self.config.classes
         self.imgsz, self.scale, self.conf, self.batch = imgsz, scale, conf, batch
@@ -113,7 +121,12 @@ class Predictor:
         return results  # type: ignore[return-value]
 
     def inference_size(self, height: int, width: int) -> tuple[int, int]:
-        """The (H, W) the network sees for a source of this size."""
+        """The (H, W) the network sees of a source of this size (a fixed-size model: the largest size
+        with the source's aspect that fits; the rest of its input is padding)."""
+        fixed = self.backend.input_size
+        if fixed is not None:
+            f = min(fixed[0] / height, fixed[1] / width)
+            return min(max(round(height * f), 1), fixed[0]), min(max(round(width * f), 1), fixed[1])
         if self.imgsz is not None:
             f = self.imgsz / max(height, width)
         elif self.scale is not None:
@@ -129,8 +142,16 @@ class Predictor:
         if target != size:
             batch = F.interpolate(batch, size=target, mode="bilinear", align_corners=False,
                                   antialias=target[0] < size[0]).clamp_(0, 1)
+        fixed = self.backend.input_size
+        if fixed is not None and target != fixed:  # pad with the mean colour (zero after normalisation)
+            mean = torch.tensor(self.config.pixel_mean, device=batch.device).view(1, 3, 1, 1) / 255
+            canvas = mean.expand(batch.shape[0], 3, *fixed).clone()
+            canvas[..., : target[0], : target[1]] = batch
+            batch = canvas
         t1 = time.perf_counter()
         raw = self.backend(batch)
+        if fixed is not None and target != fixed:
+            raw = _crop_raw(raw, target)
         _sync(self.device)
         t2 = time.perf_counter()
         results = [self._fuse(raw, i, size) for i in range(len(images))]
@@ -178,6 +199,14 @@ class Predictor:
     def _predict_frames(self, frames: list[Frame], tracker: Tracker | None) -> Iterator[Prediction]:
         for frame, result in zip(frames, self.predict_batch([f.image for f in frames])):
             yield Prediction(frame, result, tracker.update(result) if tracker else None)
+
+
+def _crop_raw(raw: RawOutputs, size: tuple[int, int]) -> RawOutputs:
+    """Raw outputs of a padded input cut back to the image area (H, W)."""
+    h, w = size
+    keep = (raw.boxes[:, 0] < w) & (raw.boxes[:, 1] < h)  # boxes reaching into the padding are clipped when pasted
+    return RawOutputs(raw.sem_logits[..., :h, :w], raw.boxes[keep], raw.scores[keep], raw.labels[keep],
+                      raw.mask_logits[keep], raw.batch_index[keep])
 
 
 def _sync(device: torch.device) -> None:

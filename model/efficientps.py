@@ -67,14 +67,8 @@ class EfficientPS(nn.Module):
         proposals, _ = self.rpn(batch, feats)
         dets, _ = self.roi_heads(feats, proposals, tuple(batch.tensors.shape[-2:]), sizes)
         offset = self.cfg.num_stuff - 1  # RoI labels 1..num_things -> train ids
-        return RawOutputs(
-            sem_logits=sem,
-            boxes=torch.cat([d["boxes"] for d in dets]),
-            scores=torch.cat([d["scores"] for d in dets]),
-            labels=torch.cat([d["labels"] for d in dets]) + offset,
-            mask_logits=torch.cat([d["mask_logits"] for d in dets]),
-            batch_index=torch.cat([torch.full_like(d["labels"], i) for i, d in enumerate(dets)]),
-        )
+        return RawOutputs(sem_logits=sem, boxes=dets["boxes"], scores=dets["scores"], labels=dets["labels"] + offset,
+                          mask_logits=dets["mask_logits"], batch_index=dets["batch_index"])
 
     def fuse(self, raw: RawOutputs, index: int) -> PanopticResult:
         """Panoptic fusion of image ``index`` of a :class:`RawOutputs` batch."""

@@ -100,7 +100,7 @@ class RoIStage(RoIHeads):
         batch_shape: tuple[int, int],
         image_sizes: list[tuple[int, int]],
         targets: list[dict[str, torch.Tensor]] | None = None,
-    ) -> tuple[list[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Args:
             features: FPN maps keyed by level name.
             proposals: per image (P_i, 4) xyxy boxes in input pixels.
@@ -109,23 +109,24 @@ class RoIStage(RoIHeads):
             targets: training only; per image ``boxes`` (N, 4), ``labels`` (N,) in 1..num_things,
                 ``masks`` (N, H, W) bool.
 
-        Returns: in eval, per image ``boxes`` (D, 4), ``scores`` (D,), ``labels`` (D,) in 1..num_things and
-        ``mask_logits`` (D, 28, 28) of the detected class; in training, the four RoI losses.
+        Returns: in eval, the detections of all images concatenated: ``boxes`` (D, 4), ``scores`` (D,),
+        ``labels`` (D,) in 1..num_things, ``mask_logits`` (D, 28, 28) of the detected class and
+        ``batch_index`` (D,); in training, the four RoI losses.
         """
         pool_shapes = [batch_shape] * len(proposals)
         if self.training:
             if targets is None:
                 raise ValueError("RoI heads need targets in training mode")
-            return [], self._losses(features, proposals, pool_shapes, targets)
+            return {}, self._losses(features, proposals, pool_shapes, targets)
         logits, deltas = self.box_head(self.box_roi_pool(features, proposals, pool_shapes))
         boxes, scores, labels = self.postprocess_detections(logits, deltas, proposals, image_sizes)
         mask_logits = self._mask_logits(features, boxes, pool_shapes)
-        picked = mask_logits[torch.arange(len(mask_logits), device=mask_logits.device), torch.cat(labels)]
-        counts = [len(b) for b in boxes]
-        return [
-            {"boxes": b, "scores": s, "labels": lab, "mask_logits": m}
-            for b, s, lab, m in zip(boxes, scores, labels, picked.split(counts))
-        ], {}
+        all_labels = torch.cat(labels)
+        # sizes from tensor shapes, never len(): they stay symbolic when traced for ONNX
+        picked = mask_logits[torch.arange(mask_logits.shape[0], device=mask_logits.device), all_labels]
+        batch_index = torch.cat([torch.zeros_like(lab) + i for i, lab in enumerate(labels)])
+        return {"boxes": torch.cat(boxes), "scores": torch.cat(scores), "labels": all_labels,
+                "mask_logits": picked, "batch_index": batch_index}, {}
 
     def _mask_logits(
         self, features: dict[str, torch.Tensor], boxes: list[torch.Tensor], pool_shapes: list[tuple[int, int]]

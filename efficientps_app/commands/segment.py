@@ -30,6 +30,7 @@ def segment(
     classes: Annotated[list[str] | None, Opt("--classes", help="Keep only these classes (names or ids; "
                                              "repeat or comma-separate).")] = None,
     batch: Annotated[int, Opt("--batch", min=1, help="Frames per forward pass.")] = 1,
+    backend: Annotated[str, Opt("--backend", help="auto (from the weights file), torch or onnx.")] = "auto",
     recursive: Annotated[bool, Opt("--recursive", "-r", help="Folders: include sub-folders.")] = False,
     vid_stride: Annotated[int, Opt("--vid-stride", min=1, help="Video: every N-th frame.")] = 1,
     start: Annotated[float | None, Opt("--start", min=0, help="Video: start time in seconds.")] = None,
@@ -61,10 +62,10 @@ def segment(
     from efficientps_app.sources import open_source
 
     if weights is None:
-        raise EfficientPSError("no model: pass --weights FILE.safetensors (from 'efficientps train')")
+        raise EfficientPSError("no model: pass --weights FILE.safetensors or FILE.onnx")
     wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
     predictor = Predictor(weights, device=device, half=half, imgsz=imgsz, scale=scale, conf=conf,
-                          classes=wanted, batch=batch)
+                          classes=wanted, batch=batch, backend=backend)
     for note in predictor.notes:
         stderr.print(f"[yellow]note:[/] {note}")
     options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
@@ -74,7 +75,7 @@ def segment(
         plan = plan_outputs(src, output, predictor, save_panoptic=save_panoptic, save_json=save_json,
                             audio=not no_audio, crf=crf, overwrite=overwrite, arguments=arguments)
         if not quiet:
-            stderr.print(f"segmenting {src.name} on {predictor.device} ({predictor.backend.name}) -> {plan.root}")
+            stderr.print(f"segmenting {src.name} with {predictor.backend.note} -> {plan.root}", markup=False)
         total = src.total if max_frames is None or src.total is None else min(src.total, max_frames)
         with FrameProgress(total, disabled=quiet) as progress:
             summary = run_pipeline(predictor, src, plan.sinks, options, max_frames=max_frames,

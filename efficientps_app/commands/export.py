@@ -1,0 +1,89 @@
+"""``efficientps export-onnx``: the network as an ONNX model that ONNX Runtime runs end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from efficientps_app.errors import EXIT_ERROR, EfficientPSError, stderr
+
+PARITY_TARGET = 0.995
+
+
+def export_onnx(
+    weights: Annotated[Path, typer.Option("--weights", "-w", help="The .safetensors model to export.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Default: WEIGHTS with .onnx.")] = None,
+    imgsz: Annotated[tuple[int, int] | None, typer.Option("--imgsz", help="Fixed input size H W.")] = None,
+    dynamic: Annotated[bool, typer.Option("--dynamic", help="Any input size (the default without --imgsz).")] = False,
+    opset: Annotated[int, typer.Option("--opset", min=11, max=21, help="ONNX opset.")] = 17,
+    half: Annotated[bool, typer.Option("--half", help="fp16 weights and compute for CUDA (fp32 in/out).")] = False,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per run (fixed in the graph).")] = 1,
+    device: Annotated[str, typer.Option("--device", help="Where to trace: cpu, or cuda for --half.")] = "cpu",
+    parity: Annotated[bool, typer.Option("--parity/--no-parity", help="Compare with PyTorch after export.")] = True,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+) -> int:
+    """Export a model to ONNX (forward_raw: the fusion runs outside, shared with PyTorch) and check its parity."""
+    from efficientps_app.backends import resolve_device
+    from efficientps_app.export import ExportSpec, export_onnx as export
+    from efficientps_app.errors import WeightsError
+    from model.weights import WeightsFileError, load_model
+
+    if imgsz is not None and dynamic:
+        raise EfficientPSError("give --imgsz H W or --dynamic, not both")
+    out = output or weights.with_suffix(".onnx")
+    if out.suffix.lower() != ".onnx":
+        raise EfficientPSError(f"-o {out}: the output must end in .onnx")
+    if out.exists() and not overwrite:
+        raise EfficientPSError(f"{out} already exists; pass --overwrite to replace it")
+    dev = resolve_device(device)
+    try:
+        model = load_model(weights, device=dev)
+    except WeightsFileError as err:
+        raise WeightsError(str(err)) from None
+    spec = ExportSpec(imgsz=tuple(imgsz) if imgsz else None, batch=batch, opset=opset, half=half)
+    with stderr.status(f"exporting {weights.name} to ONNX (opset {opset})"):
+        export(model, out, spec, source=str(weights))
+    size_mb = out.stat().st_size / 2**20
+    stderr.print(f"saved {out} ({size_mb:.1f} MiB; input {'dynamic' if spec.imgsz is None else 'x'.join(map(str, spec.imgsz))}, "
+                 f"batch {batch}, {'fp16' if half else 'fp32'}); onnx.checker passed", markup=False)
+    if not parity:
+        return 0
+    return _parity(model, out, "cuda" if half else "cpu")
+
+
+def _parity(model, path: Path, device: str) -> int:
+    import numpy as np
+
+    from efficientps_app.export import parity_report
+    from efficientps_app.onnx_backend import OnnxBackend
+    from train.synth import render_scene
+
+    backend = OnnxBackend(path, device)
+    h, w = backend.input_size or (256, 512)
+    images = {"random image": np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8),
+              "synthetic street": render_scene(h, w, seed=7)[0]}
+    with stderr.status("checking parity with PyTorch"):
+        report = parity_report(model, backend, images)
+    table = Table(title=f"PyTorch vs {backend.note}", title_justify="left")
+    for col in ("image", "size", "max |Δ sem logits|", "detections (torch/onnx/matched)", "panoptic agreement"):
+        table.add_column(col, justify="left" if col == "image" else "right")
+    for name, r in report.items():
+        table.add_row(name, "x".join(map(str, r["size"])), f"{r['sem_logits_max_abs_diff']:.2e}",
+                      f"{r['detections_torch']}/{r['detections_onnx']}/{r['detections_matched']}",
+                      f"{100 * r['panoptic_pixel_agreement']:.3f} %")
+    Console(stderr=True).print(table)
+    report_path = path.with_suffix(".parity.json")
+    report_path.write_text(json.dumps(report, indent=2))
+    worst = min(r["panoptic_pixel_agreement"] for r in report.values())
+    stderr.print(f"parity: lowest panoptic agreement {100 * worst:.3f} % (target {100 * PARITY_TARGET:.1f} %); "
+                 f"report saved to {report_path}", markup=False)
+    if worst < PARITY_TARGET:
+        stderr.print(f"[bold red]error:[/] panoptic agreement {100 * worst:.2f} % is below the "
+                     f"{100 * PARITY_TARGET:.1f} % target; the model was saved, but check the report")
+        return EXIT_ERROR
+    return 0

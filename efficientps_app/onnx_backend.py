@@ -1,0 +1,117 @@
+"""The ONNX Runtime backend: runs an ``efficientps export-onnx`` model on the CUDA or the CPU provider.
+
+ONNX Runtime falls back to the CPU silently when the CUDA provider cannot load (missing CUDA/cuDNN
+libraries, a CPU-only wheel); this backend checks ``session.get_providers()`` after creating the session
+and stops with the reason when CUDA was asked for and is not what runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from efficientps_app.errors import EfficientPSError, WeightsError
+from efficientps_app.export import read_onnx_metadata
+from model.config import config_from_dict
+from model.outputs import RawOutputs
+
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+def _import_ort():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise EfficientPSError("ONNX models need onnxruntime: pip install 'efficientps[cpu]' "
+                               "(or 'efficientps[gpu]' for CUDA)") from None
+    return onnxruntime
+
+
+def choose_providers(device: str, available: list[str]) -> list:
+    """Execution providers for a ``--device`` value, CUDA first when it is wanted and present.
+
+    Raises:
+        EfficientPSError: CUDA asked for and this onnxruntime has no CUDA provider; an unknown device.
+    """
+    name = device.strip().lower()
+    if name == "cpu":
+        return [CPU]
+    if name == "auto":
+        return [CUDA, CPU] if CUDA in available else [CPU]
+    index = name.removeprefix("cuda").removeprefix(":") if name.startswith("cuda") else name
+    if not (index == "" or index.isdigit()):
+        raise EfficientPSError(f"--device {device!r}: expected auto, cpu, cuda, cuda:N or N")
+    if CUDA not in available:
+        raise EfficientPSError(f"--device {device}: this onnxruntime has no CUDA provider (a CPU-only wheel); "
+                               "install 'efficientps[gpu]' (onnxruntime-gpu) instead of 'efficientps[cpu]', "
+                               "or use --device cpu")
+    return [(CUDA, {"device_id": int(index or 0)}), CPU]
+
+
+class OnnxBackend:
+    """An exported model in ONNX Runtime. ``input_size`` is None for a dynamic model; ``batch`` is fixed."""
+
+    name = "onnx"
+
+    def __init__(self, path: Path, device: str = "auto", threads: int | None = None) -> None:
+        ort = _import_ort()
+        meta = read_onnx_metadata(path)
+        try:
+            self.config = config_from_dict(json.loads(meta["config"]))
+        except (KeyError, ValueError, TypeError) as err:
+            raise WeightsError(f"{path}: invalid model config in the ONNX metadata ({err})") from None
+        self.input_size = None if meta.get("input") == "dynamic" else tuple(int(v) for v in meta["input"].split("x"))
+        self.batch, self.precision = int(meta.get("batch", "1")), meta.get("precision", "fp32")
+        providers = choose_providers(device, ort.get_available_providers())
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise WeightsError(f"{path}: ONNX Runtime cannot load the model ({str(err).splitlines()[0][:200]})") from None
+        self.active = self.session.get_providers()[0]
+        wanted_cuda = providers[0] != CPU and device.strip().lower() != "auto"
+        if wanted_cuda and self.active != CUDA:
+            raise EfficientPSError(f"--device {device}: ONNX Runtime could not start its CUDA provider (CUDA or cuDNN "
+                                   "libraries missing or not matching this onnxruntime-gpu); use --device cpu")
+        if self.precision == "fp16" and self.active != CUDA:
+            raise EfficientPSError(f"{path}: an fp16 model runs on the CUDA provider only; export without --half "
+                                   "for the CPU")
+        self.device = torch.device("cuda") if self.active == CUDA and torch.cuda.is_available() else torch.device("cpu")
+        self.note = f"ONNX Runtime {ort.__version__} on {'CUDA' if self.active == CUDA else 'the CPU'}"
+
+    def __call__(self, images: torch.Tensor) -> RawOutputs:
+        """(B, 3, H, W) float RGB in [0, 1] -> raw outputs; batches are cut or padded to the model's size."""
+        n = images.shape[0]
+        if self.input_size is not None and tuple(images.shape[-2:]) != self.input_size:
+            raise EfficientPSError(f"this ONNX model takes {self.input_size[0]}x{self.input_size[1]} images, "
+                                   f"got {images.shape[-2]}x{images.shape[-1]}")
+        parts = []
+        for start in range(0, n, self.batch):
+            chunk = images[start : start + self.batch]
+            real = chunk.shape[0]
+            if real < self.batch:  # pad with copies of the last image, drop their outputs afterwards
+                chunk = torch.cat([chunk, chunk[-1:].expand(self.batch - real, -1, -1, -1)])
+            out = self._run(chunk.float().contiguous())
+            keep = out[5] < real
+            parts.append(RawOutputs(out[0][:real], *(t[keep] for t in out[1:5]), out[5][keep] + start))
+        return RawOutputs(*(torch.cat([p[i] for p in parts]) for i in range(6)))
+
+    def _run(self, chunk: torch.Tensor) -> list[torch.Tensor]:
+        if chunk.device.type == "cuda":  # I/O binding: the input stays on the GPU
+            binding = self.session.io_binding()
+            binding.bind_input("images", "cuda", chunk.device.index or 0, np.float32, list(chunk.shape),
+                               chunk.data_ptr())
+            for output in self.session.get_outputs():
+                binding.bind_output(output.name, "cpu")
+            self.session.run_with_iobinding(binding)
+            arrays = binding.copy_outputs_to_cpu()
+        else:
+            arrays = self.session.run(None, {"images": chunk.cpu().numpy()})
+        return [torch.from_numpy(np.asarray(a)) for a in arrays]
