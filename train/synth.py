@@ -36,6 +36,7 @@ class _Canvas:
     inst: np.ndarray  # (H, W) int32 instanceIds
     rng: np.random.Generator
     counters: dict[int, int]
+    noise: np.random.Generator | None = None  # texture noise; None = ``rng`` (a video keeps shapes apart)
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -47,7 +48,7 @@ class _Canvas:
         if not mask.any():
             return
         lab = name2label[name].id
-        noise = self.rng.normal(0.0, texture, size=(int(mask.sum()), 1))
+        noise = (self.noise or self.rng).normal(0.0, texture, size=(int(mask.sum()), 1))
         self.image[mask] = np.clip(np.asarray(color, np.float32) + noise, 0, 255)
         self.label[mask] = lab
         if instance and not crowd:
@@ -76,7 +77,9 @@ def _ellipse(canvas: _Canvas, cx: float, cy: float, rx: float, ry: float) -> np.
     return mask.astype(bool)
 
 
-def _background(c: _Canvas, horizon: int, vanish_x: float) -> None:
+def _background(c: _Canvas, horizon: int, vanish_x: float, dashes: np.ndarray | None = None) -> None:
+    """Sky, skyline, walls, fences, trees, sidewalks, terrain and the road; ``dashes`` are the positions of
+    the centre-line dashes (0 = horizon, 1 = bottom; they move in a video)."""
     h, w = c.hw
     rng = c.rng
     sky = np.zeros((h, w), bool)
@@ -107,7 +110,7 @@ def _background(c: _Canvas, horizon: int, vanish_x: float) -> None:
         c.paint(_poly(c, [(edge, horizon + 0.08 * h), (edge, h * 0.8), (edge - side * 0.08 * w, h * 0.8)]),
                 "terrain", (150, 190, 110), texture=14)
     c.paint(road, "road", (95, 90, 100), texture=5)
-    for t in np.linspace(0.05, 0.95, 9)[::2]:  # dashed centre line (part of the road class)
+    for t in np.linspace(0.05, 0.95, 9)[::2] if dashes is None else dashes:  # centre line (part of the road)
         y0, y1 = horizon + (h - horizon) * t, horizon + (h - horizon) * (t + 0.08)
         hw0, hw1 = 0.002 * w + 0.01 * w * t, 0.002 * w + 0.01 * w * (t + 0.08)
         c.image[_poly(c, [(vanish_x - hw0, y0), (vanish_x + hw0, y0), (vanish_x + hw1, y1), (vanish_x - hw1, y1)])] = 235

@@ -1,4 +1,4 @@
-"""``efficientps data synth`` and ``efficientps data prepare``."""
+"""``efficientps data synth``, ``data synth-video`` and ``data prepare``."""
 
 from __future__ import annotations
 
@@ -46,4 +46,31 @@ def prepare(
 
     with stderr.status("checking and converting"):
         prepare_dataset(root, tuple(split), force=force, status=stderr.print)
+    return 0
+
+
+@data_app.command("synth-video")
+def synth_video(
+    output: Annotated[Path, typer.Argument(help="The .mp4 to write.")],
+    seconds: Annotated[float, typer.Option("--seconds", min=0.5, max=600, help="Length.")] = 10.0,
+    fps: Annotated[int, typer.Option("--fps", min=1, max=120, help="Frames per second.")] = 15,
+    size: Annotated[tuple[int, int], typer.Option("--size", help="Frame height and width (even).")] = (256, 512),
+    seed: Annotated[int, typer.Option("--seed", help="The drive is deterministic for a seed.")] = 0,
+    crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality.")] = 23,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+) -> int:
+    """Write a synthetic drive through the synthetic streets (H.264 + AAC engine hum) to try 'segment' on."""
+    from efficientps_app.errors import EfficientPSError
+    from train.synth_video import write_synthetic_drive
+
+    if output.suffix.lower() != ".mp4":
+        raise EfficientPSError(f"{output}: the drive is written as .mp4")
+    if min(size) < 64 or size[0] % 2 or size[1] % 2:
+        raise typer.BadParameter("frames must be at least 64x64 with even sides", param_hint="--size")
+    if output.exists() and not overwrite:
+        raise EfficientPSError(f"{output} already exists; pass --overwrite to replace it")
+    with stderr.status(f"rendering {int(seconds * fps)} frames"):
+        write_synthetic_drive(output, seconds, fps, tuple(size), seed, crf)
+    stderr.print(f"wrote {output} ({seconds:g} s at {fps} fps, {size[0]}x{size[1]}, with audio); "
+                 f"next: efficientps segment {output}", markup=False)
     return 0

@@ -1,0 +1,106 @@
+"""Inference backends side by side in one run: PyTorch eager fp32, channels_last, channels_last + bf16
+autocast, ONNX Runtime (CPU, and CUDA when present); on CUDA also torch fp16 autocast.
+
+Each number is the median wall time of ``forward_raw`` (the network; the fusion is the same Python
+function for every backend and is timed in benchmarks/fusion.py) for one image. Untrained weights get
+their norm statistics calibrated on the benchmark image and the score threshold set to 0 (100 detections,
+the worst case), as in benchmarks/model_latency.py.
+
+    python benchmarks/backends.py --presets tiny b5-cityscapes --size 512 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.model_latency import calibrate_norm_stats  # noqa: E402
+from efficientps_app.export import ExportSpec, export_onnx  # noqa: E402
+from efficientps_app.onnx_backend import CUDA, OnnxBackend  # noqa: E402
+from model import PRESETS, build_efficientps  # noqa: E402
+
+
+def _median_ms(fn, warmup: int, repeats: int, cuda: bool) -> float:
+    times = []
+    for i in range(warmup + repeats):
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def run_preset(preset: str, size: tuple[int, int], device: torch.device, warmup: int, repeats: int) -> list[tuple]:
+    torch.manual_seed(0)
+    model = build_efficientps(PRESETS[preset]).eval().to(device)
+    model.roi_heads.score_thresh = 0.0
+    image = torch.rand(1, 3, *size, device=device)
+    calibrate_norm_stats(model, image)
+    cuda = device.type == "cuda"
+    rows = []
+
+    def torch_mode(channels_last: bool, ctx) -> float:
+        m = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        x = image.contiguous(memory_format=torch.channels_last) if channels_last else image
+
+        def call():
+            with torch.inference_mode(), ctx():
+                m.forward_raw(x)
+
+        return _median_ms(call, warmup, repeats, cuda)
+
+    rows.append(("torch eager fp32", torch_mode(False, contextlib.nullcontext)))
+    rows.append(("torch channels_last fp32", torch_mode(True, contextlib.nullcontext)))
+    rows.append(("torch channels_last + bf16 autocast",
+                 torch_mode(True, lambda: torch.autocast(device.type, dtype=torch.bfloat16))))
+    if cuda:
+        rows.append(("torch fp16 autocast", torch_mode(False, lambda: torch.autocast("cuda", dtype=torch.float16))))
+    model = model.to(memory_format=torch.contiguous_format)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(model.cpu(), Path(tmp) / f"{preset}.onnx", ExportSpec())
+        model.to(device)
+        cpu_image = image.cpu()
+        backend = OnnxBackend(path, "cpu")
+        rows.append(("ONNX Runtime CPU", _median_ms(lambda: backend(cpu_image), warmup, repeats, False)))
+        if cuda:
+            gpu = OnnxBackend(path, "auto")
+            if gpu.active == CUDA:
+                rows.append(("ONNX Runtime CUDA", _median_ms(lambda: gpu(image), warmup, repeats, True)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", nargs="+", default=["tiny", "b5-cityscapes"], choices=list(PRESETS))
+    parser.add_argument("--size", type=int, nargs=2, default=(512, 1024))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    print(f"# torch {torch.__version__}, {device}, {torch.get_num_threads()} threads, input {args.size[0]}x"
+          f"{args.size[1]}, median of {args.repeats} after {args.warmup} warm-up\n")
+    print("| preset | backend | ms / image | speed vs torch eager fp32 |")
+    print("|---|---|---:|---:|")
+    for preset in args.presets:
+        rows = run_preset(preset, tuple(args.size), device, args.warmup, args.repeats)
+        base = rows[0][1]
+        for name, ms in rows:
+            print(f"| {preset} | {name} | {ms:.1f} | {base / ms:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
