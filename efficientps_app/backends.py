@@ -24,6 +24,7 @@ class RawModel(Protocol):
     device: torch.device  # where the caller puts the input batch
     name: str
     input_size: tuple[int, int] | None  # fixed (H, W) of an exported model, None = any size
+    preferred_size: tuple[int, int] | None  # (H, W) the model was made for: the default inference size
     batch: int  # fixed batch size of an exported model, 0 = any
     note: str  # one line saying what runs
 
@@ -64,7 +65,7 @@ class TorchBackend:
 
     def __init__(self, weights: str | Path, device: torch.device, half: bool = False,
                  score_thresh: float | None = None) -> None:
-        from model.weights import WeightsFileError, load_model
+        from model.weights import WeightsFileError, load_model, read_metadata
 
         try:
             self.model = load_model(weights, device=device)
@@ -72,6 +73,8 @@ class TorchBackend:
             raise WeightsError(str(err)) from None
         if score_thresh is not None:
             self.model.roi_heads.score_thresh = score_thresh
+        size = read_metadata(weights).get("input_size")  # e.g. "1024x2048" for the imported official model
+        self.preferred_size = tuple(int(v) for v in size.split("x")) if size else None
         self.config, self.device = self.model.cfg, device
         self.half = half and device.type == "cuda"
         self.note = f"PyTorch {torch.__version__} on {device}{' (fp16)' if self.half else ''}"

@@ -57,7 +57,8 @@ def _version(name: str) -> str:
         return "unknown"
 
 
-def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = "") -> Path:
+def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = "",
+                preferred_size: tuple[int, int] | None = None) -> Path:
     """Trace ``model.forward_raw`` to ONNX at ``path`` (atomically) with our metadata; check the graph.
 
     Raises:
@@ -100,6 +101,8 @@ def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = 
             "onnx_version": onnx.__version__, "opset": str(spec.opset), "source_weights": source,
             "input_format": "RGB float32 in [0, 1], NCHW; normalisation is inside the graph",
         }
+        if preferred_size is not None:
+            meta["preferred_size"] = f"{preferred_size[0]}x{preferred_size[1]}"
         onnx.helper.set_model_props(proto, meta)
         proto.doc_string = "EfficientPS forward_raw (panoptic fusion runs outside the graph)"
         onnx.save(proto, str(tmp))

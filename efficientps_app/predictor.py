@@ -127,10 +127,13 @@ class Predictor:
         if fixed is not None:
             f = min(fixed[0] / height, fixed[1] / width)
             return min(max(round(height * f), 1), fixed[0]), min(max(round(width * f), 1), fixed[1])
+        preferred = self.backend.preferred_size
         if self.imgsz is not None:
             f = self.imgsz / max(height, width)
         elif self.scale is not None:
             f = self.scale
+        elif preferred is not None:  # the size the model was made for, keeping the source's aspect
+            f = min(preferred[0] / height, preferred[1] / width)
         else:
             return height, width
         return max(int(round(height * f)), 1), max(int(round(width * f)), 1)

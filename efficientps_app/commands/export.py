@@ -46,8 +46,12 @@ def export_onnx(
     except WeightsFileError as err:
         raise WeightsError(str(err)) from None
     spec = ExportSpec(imgsz=tuple(imgsz) if imgsz else None, batch=batch, opset=opset, half=half)
+    from model.weights import read_metadata
+
+    size = read_metadata(weights).get("input_size")
+    preferred = tuple(int(v) for v in size.split("x")) if size else None
     with stderr.status(f"exporting {weights.name} to ONNX (opset {opset})"):
-        export(model, out, spec, source=str(weights))
+        export(model, out, spec, source=str(weights), preferred_size=preferred)
     size_mb = out.stat().st_size / 2**20
     stderr.print(f"saved {out} ({size_mb:.1f} MiB; input {'dynamic' if spec.imgsz is None else 'x'.join(map(str, spec.imgsz))}, "
                  f"batch {batch}, {'fp16' if half else 'fp32'}); onnx.checker passed", markup=False)
