@@ -224,3 +224,52 @@ def render(
     if options.side_by_side:
         out = np.concatenate([image, out], axis=1)
     return out
+
+
+VIEW_MODES = ("overlay", "semantic", "instances", "boundaries", "raw")
+
+
+def render_view(
+    image: np.ndarray,
+    result: PanopticResult,
+    classes: tuple[ClassSpec, ...],
+    mode: str = "overlay",
+    alpha: float = 0.5,
+    hidden: frozenset[int] = frozenset(),
+    isolated: int | None = None,
+    track_ids: dict[int, int] | None = None,
+) -> np.ndarray:
+    """What the viewer shows: one of :data:`VIEW_MODES`, without the classes in ``hidden`` (train ids) and,
+    with ``isolated`` (a segment id), only that segment."""
+    panoptic = _as_numpy(result.panoptic).astype(np.int32)
+    shown = [s for s in result.segments if s.category_id not in hidden and (isolated is None or s.id == isolated)]
+    keep = np.zeros(max((s.id for s in result.segments), default=0) + 1, np.uint8)
+    keep[[s.id for s in shown]] = 1
+    mask = _lookup(panoptic, keep[:, None])[..., 0].astype(bool)
+    if mode == "raw":
+        return image.copy()
+    if mode == "boundaries":
+        out = image.copy()
+        out[boundaries(panoptic) & mask] = (255, 255, 255)
+        return out
+    if mode == "semantic":  # class colours only, no instance shades
+        lut = np.zeros((len(keep), 3), np.uint8)
+        for s in result.segments:
+            lut[s.id] = classes[s.category_id].color
+        return overlay(image, colorize(panoptic, lut), 1.0, mask)
+    lut = segment_colors(result, classes, track_ids)
+    if mode == "instances":  # things in their shades over a dimmed image
+        things = np.array([s.id for s in shown if s.is_thing], np.int64)
+        thing_mask = mask & _lookup(panoptic, _flags(len(keep), things))[..., 0].astype(bool)
+        return overlay((image // 3).astype(np.uint8), colorize(panoptic, lut), 1.0, thing_mask)
+    out = overlay(image, colorize(panoptic, lut), alpha, mask)
+    things = np.array([s.id for s in shown if s.is_thing], np.int64)
+    if things.size:
+        out[boundaries(panoptic, things)] = (255, 255, 255)
+    return out
+
+
+def _flags(n: int, ids: np.ndarray) -> np.ndarray:
+    flags = np.zeros((n, 1), np.uint8)
+    flags[ids] = 1
+    return flags

@@ -180,3 +180,23 @@ class JsonlSink:
             return []
         os.replace(self._tmp, self.path)
         return [self.path]
+
+
+def export_frame(folder: Path, prediction: Prediction, view: np.ndarray, classes: tuple[ClassSpec, ...]) -> list[Path]:
+    """One frame for a bug report or a figure: ``STEM_view.png`` (what is shown), ``STEM_panoptic.png``
+    (COCO panoptic ids, Cityscapes convention) and ``STEM_panoptic.json`` (its segments)."""
+    from train.panoptic_io import id_to_rgb, prediction_to_cityscapes
+
+    stem = Path(frame_stem(prediction)).name
+    ids, segments = prediction_to_cityscapes(prediction.result, classes)
+    paths = [folder / f"{stem}_view.png", folder / f"{stem}_panoptic.png", folder / f"{stem}_panoptic.json"]
+    write_image_atomic(paths[0], view)
+    write_image_atomic(paths[1], id_to_rgb(ids))
+    records = segment_records(prediction, classes)
+    for record, seg in zip(records, segments):
+        record["panoptic_id"] = seg.id
+    tmp = temp_path(paths[2])
+    tmp.write_text(json.dumps({"file_name": paths[1].name, "source": prediction.frame.meta.source_name,
+                               "frame": prediction.frame.meta.index, "segments": records}, indent=1))
+    os.replace(tmp, paths[2])
+    return paths

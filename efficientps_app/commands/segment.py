@@ -21,7 +21,8 @@ def segment(
                                           show_default=False)],
     output: Annotated[Path | None, Opt("-o", "--output", help="out.mp4/.mkv for video; a folder for images. "
                                        "Default: runs/segment/predictN/.")] = None,
-    weights: Annotated[Path | None, Opt("--weights", "-w", help="A .safetensors model (train or import-weights).")] = None,
+    weights: Annotated[Path | None, Opt("--weights", "-w", help="A .safetensors (train, import-weights) or .onnx "
+                                        "(export-onnx) model. Default: the bundled demo weights.")] = None,
     device: Annotated[str, Opt("--device", help="auto, cpu, cuda, cuda:N or N.")] = "auto",
     half: Annotated[bool, Opt("--half", help="fp16 inference (CUDA only).")] = False,
     imgsz: Annotated[int | None, Opt("--imgsz", help="Inference size: longer side in pixels.")] = None,
@@ -62,7 +63,9 @@ def segment(
     from efficientps_app.sources import open_source
 
     if weights is None:
-        raise EfficientPSError("no model: pass --weights FILE.safetensors or FILE.onnx")
+        from efficientps_app.assets import default_weights
+
+        weights = default_weights(announce=not quiet)
     wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
     predictor = Predictor(weights, device=device, half=half, imgsz=imgsz, scale=scale, conf=conf,
                           classes=wanted, batch=batch, backend=backend)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import torch
 
 from model import PRESETS, build_efficientps
 from model.weights import save_model
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the viewer tests run headless
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,75 @@
+"""``efficientps view``: the PySide6 viewer (Qt is imported only here, lazily)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from efficientps_app.errors import EfficientPSError, stderr
+
+
+def view(
+    source: Annotated[str | None, typer.Argument(help="Image, folder, glob, video or webcam index.")] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", "-w", help="A .safetensors or .onnx model.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or N.")] = "auto",
+    half: Annotated[bool, typer.Option("--half", help="fp16 inference (CUDA only).")] = False,
+    imgsz: Annotated[int | None, typer.Option("--imgsz", help="Inference size: longer side in pixels.")] = None,
+    screenshot: Annotated[Path | None, typer.Option("--screenshot", help="Render the window offscreen to this "
+                                                    "PNG and exit.")] = None,
+    frame: Annotated[int, typer.Option("--frame", min=0, help="With --screenshot: the frame to show.")] = 0,
+    mode: Annotated[str, typer.Option("--mode", help="overlay, semantic, instances, boundaries or raw.")] = "overlay",
+    compare: Annotated[str, typer.Option("--compare", help="off, 'side by side' or split.")] = "off",
+    size: Annotated[tuple[int, int], typer.Option("--size", help="Window width and height.")] = (1280, 720),
+) -> int:
+    """Inspect panoptic overlays: modes, comparison, legend toggles, hover details, video playback, export."""
+    from efficientps_app.render import VIEW_MODES
+    from efficientps_app.viewer.window import COMPARE
+
+    if mode not in VIEW_MODES:
+        raise EfficientPSError(f"--mode {mode!r}: expected one of {', '.join(VIEW_MODES)}")
+    if compare not in COMPARE:
+        raise EfficientPSError(f"--compare {compare!r}: expected one of {', '.join(COMPARE)}")
+    if screenshot is not None and source is None:
+        raise EfficientPSError("--screenshot needs a SOURCE to show")
+    if screenshot is not None and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from efficientps_app.predictor import Predictor
+
+    weights = _weights(weights)
+    predictor = Predictor(weights, device=device, half=half, imgsz=imgsz)
+    from PySide6.QtWidgets import QApplication
+
+    from efficientps_app.viewer.window import ViewerWindow
+
+    app = QApplication.instance() or QApplication(["efficientps view"])
+    window = ViewerWindow(predictor)
+    window.resize(*size)
+    window.set_mode(mode)
+    window.compare_box.setCurrentText(compare)
+    if source is not None and not window.open(int(source) if source.isdigit() else source):
+        if screenshot is not None:
+            raise EfficientPSError(window.last_error)
+    if screenshot is None:
+        window.show()
+        return app.exec()
+    window.show()
+    if not window.wait_for_frame(frame):
+        window.close()
+        raise EfficientPSError(window.last_error or f"frame {frame} could not be shown")
+    app.processEvents()
+    image = window.grab()
+    window.close()
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    if not image.save(str(screenshot)):
+        raise EfficientPSError(f"{screenshot}: could not write the screenshot")
+    stderr.print(f"saved {screenshot} ({image.width()}x{image.height()})", markup=False)
+    return 0
+
+
+def _weights(weights: Path | None) -> Path:
+    from efficientps_app.assets import default_weights
+
+    return weights if weights is not None else default_weights()
