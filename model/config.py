@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from model.classes import CITYSCAPES_CLASSES, ClassSpec, validate_classes
 
-NormKind = Literal["bn", "iabn", "iabn_sync"]
+NormKind = Literal["bn", "bn_sync", "iabn", "iabn_sync"]
 """Norm layer: plain-PyTorch InPlaceABN equivalent (``bn``), or inplace_abn's InPlaceABN / InPlaceABNSync."""
 
 

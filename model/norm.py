@@ -48,6 +48,38 @@ class BatchNormAct2d(nn.BatchNorm2d):
         return super().extra_repr() + f", act={'leaky_relu' if self.apply_act else 'identity'}"
 
 
+class SyncBatchNormAct2d(BatchNormAct2d):
+    """:class:`BatchNormAct2d` with batch statistics over all processes of a ``torch.distributed`` run.
+
+    torch's ``SyncBatchNorm`` cannot use the ``|weight| + eps`` scale, so the statistics are reduced here:
+    one differentiable all-reduce of (sum, sum of squares, count) per layer. With one process, or outside
+    training, it is exactly :class:`BatchNormAct2d`; the state-dict keys are the same.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        self.num_batches_tracked.add_(1)
+        xf = x.float()
+        c = x.shape[1]
+        count = xf.new_full((1,), x.numel() / c)
+        stats = all_reduce(torch.cat([xf.sum((0, 2, 3)), (xf * xf).sum((0, 2, 3)), count]))  # summed over ranks
+        n = stats[-1]
+        mean = stats[:c] / n
+        var = (stats[c : 2 * c] / n - mean * mean).clamp(min=0)
+        with torch.no_grad():
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * n / (n - 1).clamp(min=1), self.momentum)
+        scale = (self.weight.abs() + self.eps) / torch.sqrt(var + self.eps)
+        y = (xf - mean.view(1, c, 1, 1)) * scale.view(1, c, 1, 1) + self.bias.view(1, c, 1, 1)
+        y = y.to(x.dtype)
+        return F.leaky_relu(y, LEAKY_SLOPE) if self.apply_act else y
+
+
 def inplace_abn_available() -> bool:
     """True when the optional ``inplace_abn`` package imports."""
     try:
@@ -83,7 +115,9 @@ def norm_factory(kind: NormKind, eps: float) -> NormFactory:
 
         return make_abn
 
+    layer = SyncBatchNormAct2d if kind == "bn_sync" else BatchNormAct2d
+
     def make_bn(num_features: int, apply_act: bool = True, **_: object) -> nn.Module:
-        return BatchNormAct2d(num_features, eps=eps, apply_act=apply_act)
+        return layer(num_features, eps=eps, apply_act=apply_act)
 
     return make_bn

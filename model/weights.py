@@ -30,8 +30,8 @@ class WeightsFileError(ValueError):
 
 
 def preset_name(cfg: EfficientPSConfig) -> str:
-    """The preset a config equals, or "custom"."""
-    return next((name for name, p in PRESETS.items() if p == cfg), "custom")
+    """The preset a config equals (whatever its norm layer kind: they compute the same), or "custom"."""
+    return next((name for name, p in PRESETS.items() if dataclasses.replace(p, norm=cfg.norm) == cfg), "custom")
 
 
 def save_model(model: EfficientPS, path: str | Path, half: bool = False, extra: dict[str, str] | None = None) -> Path:

@@ -110,7 +110,8 @@ class Trainer:
             reporter.message("fp16 needs CUDA: using bf16 autocast on the CPU instead")
             self.amp = "bf16"
         torch.manual_seed(cfg.seed)
-        norm = "iabn_sync" if cfg.norm == "iabn" and info.enabled else cfg.norm
+        # several processes: batch statistics over all of them (SPEC 7.1: InPlaceABNSync)
+        norm = {"iabn": "iabn_sync", "bn": "bn_sync"}.get(cfg.norm, cfg.norm) if info.enabled else cfg.norm
         self.model_cfg = dataclasses.replace(PRESETS[cfg.preset], norm=norm)
         self.model: EfficientPS = build_efficientps(self.model_cfg).to(self.device)
         if cfg.backbone_weights:

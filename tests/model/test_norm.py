@@ -80,3 +80,38 @@ def test_asking_for_iabn_without_the_package_is_a_clear_error(monkeypatch: pytes
     monkeypatch.setitem(sys.modules, "inplace_abn", None)
     with pytest.raises(ImportError, match="inplace_abn"):
         norm_factory("iabn", 1e-5)
+
+
+def test_synced_batch_norm_over_two_processes_equals_one_process_on_the_whole_batch(tmp_path):
+    """Two ranks with half a batch each give the outputs, input gradients, summed weight gradients and
+    running statistics of one BatchNormAct2d on the whole batch."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from model.norm import BatchNormAct2d
+
+    worker = Path(__file__).with_name("syncbn_worker.py")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(worker), str(tmp_path)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    torch.manual_seed(0)
+    x_full = (torch.randn(4, 3, 5, 6) * 2 + 1).requires_grad_(True)
+    weights = torch.randn(4, 3, 5, 6)
+    ref = BatchNormAct2d(3)
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor([0.5, -1.5, 2.0]))
+        ref.bias.copy_(torch.tensor([0.1, 0.2, -0.3]))
+    y = ref.train()(x_full)
+    (y * weights).sum().backward()
+    assert torch.allclose(torch.cat([r["y"] for r in ranks]), y, atol=1e-5)
+    assert torch.allclose(torch.cat([r["x_grad"] for r in ranks]), x_full.grad, atol=1e-4)
+    assert torch.allclose(ranks[0]["w_grad"] + ranks[1]["w_grad"], ref.weight.grad, atol=1e-4)
+    assert torch.allclose(ranks[0]["b_grad"] + ranks[1]["b_grad"], ref.bias.grad, atol=1e-4)
+    for r in ranks:
+        assert torch.allclose(r["running_mean"], ref.running_mean, atol=1e-5)
+        assert torch.allclose(r["running_var"], ref.running_var, atol=1e-5)

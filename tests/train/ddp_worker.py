@@ -28,7 +28,9 @@ if __name__ == "__main__":
     result = fit(cfg)
     rank = dist.get_rank()
     trainer = captured[0]
-    torch.save({"params": {k: v.detach() for k, v in trainer.model.named_parameters()},
+    synced = sum(type(m).__name__ == "SyncBatchNormAct2d" for m in trainer.model.modules())
+    torch.save({"params": {k: v.detach() for k, v in trainer.model.named_parameters()}, "synced_norms": synced,
+                "buffers": {k: v.detach() for k, v in trainer.model.named_buffers() if "running" in k},
                 "iteration": trainer.iteration, "world": dist.get_world_size(), "epochs": result.epochs_done},
                out / f"rank{rank}.pt")
     dist.destroy_process_group()

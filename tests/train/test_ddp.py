@@ -23,4 +23,7 @@ def test_two_process_ddp_keeps_ranks_identical(synth_root: Path, tmp_path: Path)
     assert r0["world"] == r1["world"] == 2 and r0["iteration"] == r1["iteration"] == 2  # 6 images, 2 per rank per step
     for key, value in r0["params"].items():
         assert torch.equal(value, r1["params"][key]), key
+    assert r0["synced_norms"] > 50  # --norm bn becomes cross-process BN under DDP
+    for key, value in r0["buffers"].items():  # batch statistics over both ranks: the same running stats
+        assert torch.allclose(value, r1["buffers"][key], atol=1e-5), key
     assert (tmp_path / "ddp" / "weights" / "last.ckpt").is_file()  # written once, by rank 0
