@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QSlider
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -88,3 +88,13 @@ def link(a: ImageView, b: ImageView) -> None:
     for first, second in ((a, b), (b, a)):
         first.horizontalScrollBar().valueChanged.connect(second.horizontalScrollBar().setValue)
         first.verticalScrollBar().valueChanged.connect(second.verticalScrollBar().setValue)
+
+
+def slider(lo: int, hi: int, value: int, on_change) -> QSlider:
+    """A horizontal slider over [lo, hi] calling ``on_change(value)``."""
+    widget = QSlider(Qt.Orientation.Horizontal)
+    widget.setRange(lo, hi)
+    widget.setValue(value)
+    if on_change is not None:
+        widget.valueChanged.connect(on_change)
+    return widget

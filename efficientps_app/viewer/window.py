@@ -7,23 +7,34 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                               QPushButton, QSlider, QSplitter, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QToolBar,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from efficientps_app.render import VIEW_MODES, render_view
-from efficientps_app.viewer.canvas import ImageView, link, to_qimage
+from efficientps_app.viewer.canvas import ImageView, link, slider, to_qimage
 from efficientps_app.viewer.frames import FrameStore
+from efficientps_app.viewer.playback import PlaybackMixin
 from efficientps_app.viewer.worker import WorkerThread
 
 COMPARE = ("off", "side by side", "split")
-SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 CACHE_FRAMES = 64
 
 
-class ViewerWindow(QMainWindow):
+class ViewerWindow(PlaybackMixin, QMainWindow):
     """``ViewerWindow(predictor, settings).open(source)``; ``show_result`` also accepts hand-made results."""
 
     request = Signal(int)
@@ -110,33 +121,14 @@ class ViewerWindow(QMainWindow):
         self.mode_box.addItems([f"{i + 1} {m}" for i, m in enumerate(VIEW_MODES)])
         self.mode_box.setCurrentIndex(VIEW_MODES.index(self.mode))
         self.mode_box.currentIndexChanged.connect(lambda i: self.set_mode(VIEW_MODES[i]))
-        self.alpha_slider = _slider(0, 100, int(self.alpha * 100), lambda v: self.set_alpha(v / 100))
+        self.alpha_slider = slider(0, 100, int(self.alpha * 100), lambda v: self.set_alpha(v / 100))
         self.compare_box = QComboBox()
         self.compare_box.addItems(COMPARE)
         self.compare_box.currentTextChanged.connect(self.set_compare)
-        self.split_slider = _slider(0, 100, 50, lambda v: self._set_split(v / 100))
+        self.split_slider = slider(0, 100, 50, lambda v: self._set_split(v / 100))
         for widget in (QLabel(" mode "), self.mode_box, QLabel(" alpha "), self.alpha_slider,
                        QLabel(" compare "), self.compare_box, QLabel(" split "), self.split_slider):
             bar.addWidget(widget)
-
-    def _video_controls(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.play_button = QPushButton("play")
-        self.play_button.clicked.connect(self.toggle_play)
-        back, forward = QPushButton("<"), QPushButton(">")
-        back.clicked.connect(lambda: self.step(-1))
-        forward.clicked.connect(lambda: self.step(1))
-        self.seek = _slider(0, 0, 0, None)
-        self.seek.sliderReleased.connect(lambda: self.show_frame(self.seek.value()))
-        self.seek.valueChanged.connect(lambda v: self.seek.isSliderDown() and self._time_label(v))
-        self.time_label = QLabel("-")
-        self.speed_box = QComboBox()
-        self.speed_box.addItems([f"{s:g}x" for s in SPEEDS])
-        self.speed_box.setCurrentIndex(SPEEDS.index(1.0))
-        self.speed_box.currentIndexChanged.connect(lambda _: self.timer.isActive() and self._start_timer())
-        for w in (self.play_button, back, forward, self.seek, self.time_label, self.speed_box):
-            row.addWidget(w, 1 if w is self.seek else 0)
-        return row
 
     # ----- sources and frames
     def open(self, spec) -> bool:
@@ -325,36 +317,6 @@ class ViewerWindow(QMainWindow):
         item = self.legend.topLevelItem(train_id)
         item.setCheckState(0, Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
 
-    # ----- video
-    def toggle_play(self) -> None:
-        if self.timer.isActive():
-            self.timer.stop()
-            self.play_button.setText("play")
-        elif self.store is not None:
-            self._start_timer()
-            self.play_button.setText("pause")
-
-    def _start_timer(self) -> None:
-        fps = (self.store.fps if self.store else None) or 10.0
-        self.timer.start(int(1000 / (fps * SPEEDS[self.speed_box.currentIndex()])))
-
-    def _tick(self) -> None:
-        if self.busy or self.store is None:
-            return
-        if self.store.count is not None and self.index + 1 >= self.store.count:
-            self.toggle_play()
-            return
-        self.step(1)
-
-    def step(self, delta: int) -> None:
-        self.show_frame(self.index + delta)
-
-    def _time_label(self, index: int) -> None:
-        total = self.store.count if self.store else None
-        t = self.store.duration_of(index) if self.store else None
-        stamp = f"  {int(t // 60)}:{t % 60:05.2f}" if t is not None else ""
-        self.time_label.setText(f"{index + 1}/{total or '?'}{stamp}")
-
     # ----- files
     def _open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open image or video", str(self.settings.value("last_folder", "")))
@@ -415,24 +377,6 @@ class ViewerWindow(QMainWindow):
         if self.isVisible() and QApplication.platformName() != "offscreen":
             QMessageBox.warning(self, "EfficientPS viewer", message)
 
-    def wait_for_frame(self, index: int, timeout_ms: int = 120_000) -> bool:
-        """Show frame ``index`` and block (running the event loop) until it is shown or failed."""
-        loop = QEventLoop()
-
-        def finished(i: int, *rest) -> None:
-            if i == index:
-                loop.quit()
-
-        self.frame_shown.connect(finished)
-        self.worker.worker.failed.connect(finished)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        self.show_frame(index)
-        if self.current is None or self.current[0].meta.index != index:
-            loop.exec()
-        self.frame_shown.disconnect(finished)
-        self.worker.worker.failed.disconnect(finished)
-        return self.current is not None and self.current[0].meta.index == index
-
     def _stop_worker(self) -> None:
         if self.worker is not None:
             self.request.disconnect()
@@ -445,12 +389,3 @@ class ViewerWindow(QMainWindow):
         self._stop_worker()
         self.settings.sync()
         super().closeEvent(event)
-
-
-def _slider(lo: int, hi: int, value: int, on_change) -> QSlider:
-    slider = QSlider(Qt.Orientation.Horizontal)
-    slider.setRange(lo, hi)
-    slider.setValue(value)
-    if on_change is not None:
-        slider.valueChanged.connect(on_change)
-    return slider
