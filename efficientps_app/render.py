@@ -188,7 +188,7 @@ def draw_legend(img: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]]
     box_w, box_h = min(pad * 3 + swatch + text_w, w), min(pad * 2 + row * len(shown), h)
     x0, y0 = w - box_w, 0
     region = img[y0 : y0 + box_h, x0 : x0 + box_w]
-    region[:] = (region.astype(np.uint16) * 2 // 7).astype(np.uint8)  # darkened background
+    region[:] = (region.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darkened background
     for i, (text, color) in enumerate(shown):
         top = y0 + pad + i * row
         if color is not None:

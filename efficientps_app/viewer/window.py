@@ -149,6 +149,7 @@ class ViewerWindow(PlaybackMixin, QMainWindow):
         self.worker.worker.failed.connect(self._failed)
         self.seek.setRange(0, max((store.count or 1) - 1, 0))
         self.setWindowTitle(f"EfficientPS viewer - {store.name}")
+        self.status.setText(f"{store.name}: hover for details, click a segment to isolate it")
         if isinstance(spec, (str, Path)) and Path(spec).exists():
             self.settings.setValue("last_folder", str(Path(spec).resolve().parent))
         self.show_frame(0)
