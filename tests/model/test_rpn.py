@@ -47,3 +47,23 @@ def test_proposals_are_inside_the_image():
     boxes, losses = rpn(ImageList(torch.zeros(1, 3, 64, 96), [(60, 90)]), feats)
     assert losses == {} and boxes[0].shape[1] == 4 and len(boxes[0]) <= 1000
     assert (boxes[0][:, 2] <= 90).all() and (boxes[0][:, 3] <= 60).all() and (boxes[0] >= 0).all()
+
+
+def test_level_roi_align_equals_torchvision_multiscale_roi_align():
+    from torchvision.ops import MultiScaleRoIAlign
+
+    from model.roi_heads import LevelRoIAlign
+
+    torch.manual_seed(0)
+    feats = {k: torch.randn(2, 4, 512 // s, 768 // s) for k, s in (("s4", 4), ("s8", 8), ("s16", 16), ("s32", 32))}
+    boxes = []
+    for _ in range(2):
+        xy = torch.rand(60, 2) * torch.tensor([300.0, 200.0])
+        wh = torch.rand(60, 2) ** 2 * 460 + 4  # sizes that map to all four levels
+        boxes.append(torch.cat([torch.cat([xy, xy + wh], 1), torch.tensor([[10.0, 5.0, 700.0, 500.0]])]))
+    sizes = [(512, 768)] * 2
+    ours_pool = LevelRoIAlign(list(feats), 7, sampling_ratio=2)
+    ours = ours_pool(feats, boxes, sizes)
+    theirs = MultiScaleRoIAlign(list(feats), 7, sampling_ratio=2)(feats, boxes, sizes)
+    assert len(ours_pool.map_levels(boxes).unique()) == 4
+    assert torch.equal(ours, theirs)
