@@ -182,3 +182,22 @@ def test_prefetch_passes_errors_on():
 
     with pytest.raises(ValueError, match="decoder exploded"):
         list(prefetch(frames()))
+
+
+def test_saved_panoptic_is_scored_by_evaluate(tiny_weights, tmp_path, capsys):
+    """segment --save-panoptic on a Cityscapes-layout split; evaluate --predictions reads the result."""
+    from train.prepare import panoptic_gt_json
+
+    data = tmp_path / "synth"
+    assert main(["data", "synth", str(data), "--train", "0", "--val", "2", "--size", "64", "128", "--seed", "1"]) == 0
+    assert main(["data", "prepare", str(data), "--split", "val"]) == 0
+    out = tmp_path / "pred"
+    assert main(["segment", str(data / "leftImg8bit" / "val"), "-r", "-o", str(out), "--weights", str(tiny_weights),
+                 "--save-panoptic", "-q"]) == 0
+    gt_ids = {a["image_id"] for a in json.loads(panoptic_gt_json(data, "val").read_text())["annotations"]}
+    assert {a["image_id"] for a in json.loads((out / "panoptic.json").read_text())["annotations"]} == gt_ids
+    capsys.readouterr()
+    assert main(["evaluate", "--data", str(data), "--predictions", str(out / "panoptic.json"),
+                 "--json", str(tmp_path / "r.json")]) == 0
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert 0.0 <= results["All"]["pq"] <= 1.0 and results["All"]["n"] > 0
