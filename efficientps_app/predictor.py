@@ -63,6 +63,7 @@ class Predictor:
         batch: frames per forward pass in :meth:`stream`.
         backend: ``auto`` (from the weights file: ``.safetensors`` PyTorch, ``.onnx`` ONNX Runtime),
             ``torch`` or ``onnx``.
+        threads: CPU threads for inference (default: the library's choice, one per core).
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class Predictor:
         classes: Sequence[str | int] | None = None,
         batch: int = 1,
         backend: str = "auto",
+        threads: int | None = None,
     ) -> None:
         if imgsz is not None and scale is not None:
             raise EfficientPSError("give --imgsz or --scale, not both")
@@ -87,7 +89,11 @@ class Predictor:
             raise EfficientPSError(f"--conf must be in [0, 1], got {conf}")
         if batch < 1:
             raise EfficientPSError(f"--batch must be >= 1, got {batch}")
-        self.backend: RawModel = load_backend(weights, device, half, conf, backend)
+        if threads is not None and threads < 1:
+            raise EfficientPSError(f"--threads must be >= 1, got {threads}")
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.backend: RawModel = load_backend(weights, device, half, conf, backend, threads)
         self.device = self.backend.device
         self.notes: list[str] = []
         if half and self.backend.name == "torch" and self.device.type != "cuda":

@@ -32,6 +32,7 @@ def segment(
                                              "repeat or comma-separate).")] = None,
     batch: Annotated[int, Opt("--batch", min=1, help="Frames per forward pass.")] = 1,
     backend: Annotated[str, Opt("--backend", help="auto (from the weights file), torch or onnx.")] = "auto",
+    threads: Annotated[int | None, Opt("--threads", min=1, help="CPU threads for inference.")] = None,
     recursive: Annotated[bool, Opt("--recursive", "-r", help="Folders: include sub-folders.")] = False,
     vid_stride: Annotated[int, Opt("--vid-stride", min=1, help="Video: every N-th frame.")] = 1,
     start: Annotated[float | None, Opt("--start", min=0, help="Video: start time in seconds.")] = None,
@@ -68,7 +69,7 @@ def segment(
         weights = default_weights(announce=not quiet)
     wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
     predictor = Predictor(weights, device=device, half=half, imgsz=imgsz, scale=scale, conf=conf,
-                          classes=wanted, batch=batch, backend=backend)
+                          classes=wanted, batch=batch, backend=backend, threads=threads)
     for note in predictor.notes:
         stderr.print(f"[yellow]note:[/] {note}")
     options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
