@@ -118,8 +118,9 @@ def run_pipeline(
     max_frames: int | None = None,
     on_frame: Callable[[Prediction], None] | None = None,
 ) -> RunSummary:
-    """Run the predictor over a source into the sinks. Returns the summary; re-raises Ctrl-C after the
-    outputs are finalised (a shortened video stays playable) and discards them on any other error."""
+    """Run the predictor over a source into the sinks and return the summary. Ctrl-C stops the run and
+    finalises the outputs (a shortened video stays playable; ``summary.interrupted`` is set); any other
+    error discards them and is raised."""
     from efficientps_app.render import render
 
     summary, timings = RunSummary(), predictor.timings
@@ -165,8 +166,6 @@ def run_pipeline(
     summary.interrupted = interrupted
     if writer.error is not None:
         raise writer.error
-    if interrupted:
-        raise KeyboardInterrupt
     return summary
 
 

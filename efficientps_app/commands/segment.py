@@ -84,8 +84,10 @@ def segment(
         with FrameProgress(total, disabled=quiet) as progress:
             summary = run_pipeline(predictor, src, plan.sinks, options, max_frames=max_frames,
                                    on_frame=progress.advance)
-    if not quiet:
+    if not quiet or summary.interrupted:
         print_summary(summary, predictor.timings)
+    if summary.interrupted:
+        raise KeyboardInterrupt  # exit code 130, after the outputs were finalised and listed
     if src.kind == "images" and summary.failures:
         if summary.frames == 0:
             raise EfficientPSError(f"none of the {len(summary.failures)} images could be read")

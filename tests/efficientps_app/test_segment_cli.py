@@ -17,6 +17,7 @@ from efficientps_app.predictor import Predictor
 from efficientps_app.render import RenderOptions
 from efficientps_app.sinks import VideoSink
 from efficientps_app.sources import open_source
+from efficientps_app.video_writer import temp_path
 from tests.media import make_video, probe
 
 
@@ -130,8 +131,10 @@ def test_interrupt_finalises_a_playable_shorter_video(tiny_weights, tmp_path):
         if pred.frame.meta.index == 4:
             raise KeyboardInterrupt
 
-    with open_source(src) as s, pytest.raises(KeyboardInterrupt):
-        run_pipeline(predictor, s, [VideoSink(out, s.fps, src, crf=23)], RenderOptions(), on_frame=stop_at_five)
+    with open_source(src) as s:
+        summary = run_pipeline(predictor, s, [VideoSink(out, s.fps, src, crf=23)], RenderOptions(),
+                               on_frame=stop_at_five)
+    assert summary.interrupted and summary.outputs == [out]
     info = probe(out)
     assert 4 <= len(info["times"]) <= 5 and info["audio_end"] <= 0.7
 
@@ -173,6 +176,27 @@ def test_prefetch_stays_a_bounded_number_of_frames_ahead():
         time.sleep(0.002)
         ahead.append(len(produced) - i)
     assert QUEUE_SIZE <= max(ahead) <= QUEUE_SIZE + 2
+
+
+def test_ctrl_c_exits_130_with_a_playable_video(tiny_weights, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    src = make_video(tmp_path / "clip.mp4", frames=1000, size=(64, 96), fps=25, audio="aac")
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "efficientps_app", "segment", str(src), "-o", str(out),
+                             "--weights", str(tiny_weights)], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while not temp_path(out).exists() and time.time() < deadline:  # wait until frames are being written
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "saved" in err
+    frames = len(probe(out)["times"])
+    assert 0 < frames < 1000 and not temp_path(out).exists()
 
 
 def test_prefetch_passes_errors_on():
