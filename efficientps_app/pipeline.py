@@ -55,8 +55,9 @@ class _Worker(threading.Thread):
             self.error = err
 
 
-def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
-    while not stop.is_set():
+def _put(q: queue.Queue, item: object, go_on: Callable[[], bool]) -> bool:
+    """Put ``item``, waiting for room while ``go_on()``; False if it gave up."""
+    while go_on():
         try:
             q.put(item, timeout=0.1)
             return True
@@ -76,7 +77,7 @@ def prefetch(frames: Iterable, timings: Timings | None = None, size: int = QUEUE
             item = next(iterator, _DONE)
             if timings is not None and item is not _DONE:
                 timings.add("decode", time.perf_counter() - t0)
-            if not _put(q, item, stop) or item is _DONE:
+            if not _put(q, item, lambda: not stop.is_set()) or item is _DONE:
                 return
 
     worker = _Worker(produce, "efficientps-decode")
@@ -147,7 +148,7 @@ def run_pipeline(
     start, ok, interrupted = time.perf_counter(), False, False
     try:
         for pred in itertools.islice(predictor.stream(source), max_frames):
-            if writer.error is not None or not _put_checked(q, pred, writer):
+            if writer.error is not None or not _put(q, pred, writer.is_alive):
                 break
             if on_frame is not None:
                 on_frame(pred)
@@ -155,7 +156,7 @@ def run_pipeline(
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        _put_checked(q, _DONE, writer)
+        _put(q, _DONE, writer.is_alive)
         writer.join()
         failed = writer.error is not None or not (ok or interrupted)
         complete = ok and max_frames is None and not failed
@@ -168,13 +169,3 @@ def run_pipeline(
         raise writer.error
     return summary
 
-
-def _put_checked(q: queue.Queue, item: object, worker: _Worker) -> bool:
-    """Put ``item`` unless the worker has died."""
-    while worker.is_alive():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False

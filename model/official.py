@@ -25,7 +25,7 @@ import torch
 
 from model.config import PRESETS
 from model.efficientps import EfficientPS, build_efficientps
-from model.weights import WeightsFileError
+from model.weights import WeightsFileError, describe_mismatch, state_mismatch
 
 PREFIXES = (
     ("backbone.", "backbone."),
@@ -50,7 +50,6 @@ class ConversionReport:
     missing: tuple[str, ...]  # our keys the checkpoint lacked (only with allow_partial)
     unexpected: tuple[str, ...]  # checkpoint keys we had no place for (only with allow_partial)
     mis_shaped: tuple[str, ...]
-    dropped: tuple[str, ...]  # top-level entries other than the state dict (optimizer, meta)
 
 
 def _torch_load(data: bytes | Path, trust: bool, name: str) -> object:
@@ -131,33 +130,20 @@ def convert_official(state: dict[str, torch.Tensor], allow_partial: bool = False
     preset = official_preset(state)
     model = build_efficientps(PRESETS[preset])
     ours = model.state_dict()
-    mapped = {}
-    unexpected = []
-    for key, value in state.items():
-        target = map_key(key)
-        if target is None or target not in ours:
-            unexpected.append(key)
-        else:
-            mapped[target] = value
-    optional = {k for k in ours if k.endswith("num_batches_tracked")}
-    missing = sorted(k for k in ours if k not in mapped and k not in optional)
-    wrong = sorted(k for k in mapped if tuple(mapped[k].shape) != tuple(ours[k].shape))
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing (e.g. {_official_name(missing[0])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected (e.g. {sorted(unexpected)[0]})")
-    if wrong:
-        k = wrong[0]
-        problems.append(f"{len(wrong)} mis-shaped (e.g. {_official_name(k)}: {list(mapped[k].shape)}, "
-                        f"expected {list(ours[k].shape)})")
-    if problems and not allow_partial:
-        raise WeightsFileError(f"the checkpoint does not fit {preset}: " + "; ".join(problems)
+    mapped = {map_key(k) or k: v for k, v in state.items()}
+    found = {k: tuple(v.shape) for k, v in mapped.items()}
+    expected = {k: tuple(v.shape) for k, v in ours.items()}
+    optional = frozenset(k for k in ours if k.endswith("num_batches_tracked"))
+    mismatch = state_mismatch(found, expected, optional)
+    missing, unexpected, wrong = mismatch
+    if any(mismatch) and not allow_partial:
+        raise WeightsFileError(f"the checkpoint does not fit {preset}: "
+                               + describe_mismatch(found, expected, mismatch, _official_name)
                                + " (--allow-partial converts anyway)")
-    loadable = {k: v.to(ours[k].dtype) for k, v in mapped.items() if k not in wrong}
+    loadable = {k: v.to(ours[k].dtype) for k, v in mapped.items() if k in ours and k not in wrong}
     model.load_state_dict(loadable, strict=False)
     report = ConversionReport(preset, len(loadable), sum(p.numel() for p in model.parameters()), tuple(missing),
-                              tuple(sorted(unexpected)), tuple(wrong), ())
+                              tuple(_official_name(k) for k in unexpected), tuple(wrong))
     return model.eval(), report
 
 

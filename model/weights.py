@@ -189,21 +189,36 @@ def load_backbone_weights(backbone: torch.nn.Module, path: str | Path) -> int:
     return len(state)
 
 
-def check_state_shapes(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]], what: str) -> None:
-    """Raise :class:`WeightsFileError` naming missing, unexpected and mis-shaped tensors."""
-    missing = sorted(set(expected) - set(found))
+def state_mismatch(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]],
+                   optional: frozenset[str] = frozenset()) -> tuple[list[str], list[str], list[str]]:
+    """(missing, unexpected, mis-shaped) keys of ``found`` against ``expected``, sorted; keys in
+    ``optional`` may be missing."""
+    missing = sorted(set(expected) - set(found) - optional)
     unexpected = sorted(set(found) - set(expected))
-    wrong = sorted(k for k in set(found) & set(expected) if found[k] != expected[k])
+    wrong = sorted(k for k in set(found) & set(expected) if tuple(found[k]) != tuple(expected[k]))
+    return missing, unexpected, wrong
+
+
+def describe_mismatch(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]],
+                      mismatch: tuple[list[str], list[str], list[str]], name=lambda key: key) -> str:
+    """One line naming an example of each kind of problem (``name`` renders a key for the user)."""
+    missing, unexpected, wrong = mismatch
     problems = []
     if missing:
-        problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        problems.append(f"{len(missing)} missing (e.g. {name(missing[0])})")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        problems.append(f"{len(unexpected)} unexpected (e.g. {name(unexpected[0])})")
     if wrong:
         k = wrong[0]
-        problems.append(f"{len(wrong)} mis-shaped (e.g. {k}: {list(found[k])} vs {list(expected[k])})")
-    if problems:
-        raise WeightsFileError(f"{what}: tensors do not fit the model: " + "; ".join(problems))
+        problems.append(f"{len(wrong)} mis-shaped (e.g. {name(k)}: {list(found[k])} vs {list(expected[k])})")
+    return "; ".join(problems)
+
+
+def check_state_shapes(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]], what: str) -> None:
+    """Raise :class:`WeightsFileError` naming missing, unexpected and mis-shaped tensors."""
+    mismatch = state_mismatch(found, expected)
+    if any(mismatch):
+        raise WeightsFileError(f"{what}: tensors do not fit the model: " + describe_mismatch(found, expected, mismatch))
 
 
 def _short(err: Exception) -> str:
