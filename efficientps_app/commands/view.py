@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -34,8 +35,12 @@ def view(
         raise EfficientPSError(f"--compare {compare!r}: expected one of {', '.join(COMPARE)}")
     if screenshot is not None and source is None:
         raise EfficientPSError("--screenshot needs a SOURCE to show")
-    if screenshot is not None and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    headless = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if screenshot is not None and headless:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif headless and "QT_QPA_PLATFORM" not in os.environ:  # Qt would abort the process without a display
+        raise EfficientPSError("no display here (DISPLAY/WAYLAND_DISPLAY unset): run the viewer on a desktop, "
+                               "or render it with --screenshot OUT.png")
     from efficientps_app.predictor import Predictor
 
     weights = _weights(weights)

@@ -155,3 +155,14 @@ def test_screenshot_from_the_command_line(tiny_weights, tmp_path, capsys):
     shot = np.asarray(Image.open(out).convert("RGB"))
     assert shot.shape[:2] == (500, 800) and shot.std() > 10  # a real window, not a blank image
     assert main(["view", str(tmp_path / "none.png"), "--weights", str(tiny_weights), "--screenshot", str(out)]) == 1
+
+
+def test_no_display_is_a_one_line_error(tiny_weights, monkeypatch, capsys):
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the display check is for Linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["view", "--weights", str(tiny_weights)]) == 1
+    assert "no display here" in capsys.readouterr().err
