@@ -36,7 +36,7 @@ def doctor(
 
 
 def model_info(
-    model: Annotated[str, typer.Argument(help="A preset name (see the list below) or a .safetensors weights file.")],
+    model: Annotated[str, typer.Argument(help="A preset name (see the list below), a .safetensors or an .onnx file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> int:
     """Show a model's modules and parameter counts.
@@ -48,6 +48,14 @@ def model_info(
 
     if model in PRESETS:
         cfg, source = PRESETS[model], f"preset {model}"
+    elif Path(model).suffix == ".onnx":  # an exported model: the config and the export facts are its metadata
+        from efficientps_app.export import read_onnx_metadata
+        from model.config import config_from_dict
+
+        meta = read_onnx_metadata(Path(model))
+        cfg = config_from_dict(json.loads(meta["config"]))
+        source = (f"{model} (ONNX: input {meta.get('input')}, batch {meta.get('batch')}, {meta.get('precision')}, "
+                  f"opset {meta.get('opset')}, torch {meta.get('torch_version')})")
     elif Path(model).suffix == ".safetensors" or Path(model).exists():
         cfg, source = load_config(model), str(model)
     else:

@@ -164,3 +164,9 @@ def test_cuda_provider_and_fp16_export(detecting_weights, tmp_path):
     x = torch.rand(1, 3, 128, 256, device="cuda")
     got, ref = backend(x), _raw_torch(detecting_weights, x.cpu())
     assert backend.active == CUDA and (got.sem_logits - ref.sem_logits).abs().max() < 0.1
+
+
+def test_model_info_reads_an_exported_model(dynamic_onnx, capsys):
+    assert main(["model-info", str(dynamic_onnx), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert "ONNX: input dynamic, batch 1, fp32, opset 17" in info["source"] and info["total"] > 0
