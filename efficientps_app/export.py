@@ -77,13 +77,9 @@ def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = 
     h, w = spec.imgsz or (256, 512)
     dummy = torch.rand(spec.batch, 3, h, w, device=device)
     graph = _RawGraph(model.half() if spec.half else model, spec.half).eval()
-    dynamic = None
+    dynamic: dict[str, dict[int, str]] = {name: {0: "detections"} for name in OUTPUT_NAMES[1:]}
     if spec.imgsz is None:
-        dynamic = {"images": {2: "height", 3: "width"}, "sem_logits": {2: "height", 3: "width"}}
-    else:
-        dynamic = {}
-    for name in OUTPUT_NAMES[1:]:
-        dynamic[name] = {0: "detections"}
+        dynamic |= {"images": {2: "height", 3: "width"}, "sem_logits": {2: "height", 3: "width"}}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.partial.onnx")
     try:

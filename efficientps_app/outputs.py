@@ -29,9 +29,10 @@ RUNS_DIR = Path("runs/segment")
 
 @dataclass
 class OutputPlan:
+    """Where the outputs go (``root``: the folder that receives them) and the sinks that write them."""
+
     root: Path
     sinks: list[Sink]
-    targets: list[Path]
 
 
 def next_run_dir(base: Path = RUNS_DIR, name: str = "predict") -> Path:
@@ -107,5 +108,4 @@ def plan_outputs(
     if run_dir:
         root.mkdir(parents=True, exist_ok=True)
         (root / "args.yaml").write_text(yaml.safe_dump(arguments, sort_keys=False))
-    return OutputPlan(root=root if source.kind == "images" or not root.suffix else root.parent, sinks=sinks,
-                      targets=targets)
+    return OutputPlan(root=root if source.kind == "images" else targets[0].parent, sinks=sinks)

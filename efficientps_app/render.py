@@ -91,15 +91,21 @@ def overlay(image: np.ndarray, colored: np.ndarray, alpha: float, mask: np.ndarr
     return blended
 
 
+def member_mask(panoptic: np.ndarray, ids) -> np.ndarray:
+    """(H, W) bool: pixels whose id is one of ``ids``."""
+    ids = np.asarray(ids, np.int64)
+    flags = np.zeros((int(max(panoptic.max(initial=0), ids.max(initial=0))) + 1, 1), np.uint8)
+    flags[ids] = 1
+    return _lookup(panoptic, flags)[..., 0].astype(bool)
+
+
 def boundaries(panoptic: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
     """(H, W) bool: pixels whose right or lower neighbour has another id (``only``: ids to outline)."""
     edge = np.zeros(panoptic.shape, bool)
     dx = panoptic[:, 1:] != panoptic[:, :-1]
     dy = panoptic[1:] != panoptic[:-1]
     if only is not None:
-        keep = np.zeros((int(panoptic.max(initial=0)) + 1, 1), np.uint8)
-        keep[only[only <= len(keep) - 1]] = 1
-        marked = _lookup(panoptic, keep)[..., 0].view(bool)
+        marked = member_mask(panoptic, only)
         dx &= marked[:, 1:] | marked[:, :-1]
         dy &= marked[1:] | marked[:-1]
     edge[:, 1:] |= dx
@@ -243,9 +249,7 @@ def render_view(
     with ``isolated`` (a segment id), only that segment."""
     panoptic = _as_numpy(result.panoptic).astype(np.int32)
     shown = [s for s in result.segments if s.category_id not in hidden and (isolated is None or s.id == isolated)]
-    keep = np.zeros(max((s.id for s in result.segments), default=0) + 1, np.uint8)
-    keep[[s.id for s in shown]] = 1
-    mask = _lookup(panoptic, keep[:, None])[..., 0].astype(bool)
+    mask = member_mask(panoptic, [s.id for s in shown])
     if mode == "raw":
         return image.copy()
     if mode == "boundaries":
@@ -253,23 +257,16 @@ def render_view(
         out[boundaries(panoptic) & mask] = (255, 255, 255)
         return out
     if mode == "semantic":  # class colours only, no instance shades
-        lut = np.zeros((len(keep), 3), np.uint8)
+        lut = np.zeros((max((s.id for s in result.segments), default=0) + 1, 3), np.uint8)
         for s in result.segments:
             lut[s.id] = classes[s.category_id].color
         return overlay(image, colorize(panoptic, lut), 1.0, mask)
     lut = segment_colors(result, classes, track_ids)
-    if mode == "instances":  # things in their shades over a dimmed image
-        things = np.array([s.id for s in shown if s.is_thing], np.int64)
-        thing_mask = mask & _lookup(panoptic, _flags(len(keep), things))[..., 0].astype(bool)
-        return overlay((image // 3).astype(np.uint8), colorize(panoptic, lut), 1.0, thing_mask)
-    out = overlay(image, colorize(panoptic, lut), alpha, mask)
     things = np.array([s.id for s in shown if s.is_thing], np.int64)
+    if mode == "instances":  # things in their shades over a dimmed image
+        return overlay((image // 3).astype(np.uint8), colorize(panoptic, lut), 1.0, member_mask(panoptic, things))
+    out = overlay(image, colorize(panoptic, lut), alpha, mask)
     if things.size:
         out[boundaries(panoptic, things)] = (255, 255, 255)
     return out
 
-
-def _flags(n: int, ids: np.ndarray) -> np.ndarray:
-    flags = np.zeros((n, 1), np.uint8)
-    flags[ids] = 1
-    return flags
