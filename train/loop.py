@@ -1,8 +1,8 @@
 """The training loop: ``fit(cfg)``. Plain PyTorch, no callback framework.
 
-- Exact resume: model, optimizer, LR schedule, grad scaler, epoch, position inside the epoch, iteration,
-  RNG state and best PQ are in every checkpoint; data order and augmentation depend only on
-  (seed, epoch, index), never on global state.
+- Exact resume: model, optimizer, LR schedule (the plan the run started with), grad scaler, epoch,
+  position inside the epoch, iteration, RNG state and best PQ are in every checkpoint; data order and
+  augmentation depend only on (seed, epoch, index), never on global state.
 - Nothing is lost: ``weights/last.ckpt`` is written atomically after every epoch, and on SIGINT/SIGTERM
   after the current step (with the position inside the epoch); ``weights/best.safetensors`` keeps the
   best validation PQ.
@@ -36,8 +36,12 @@ from train.evaluate import evaluate_model
 from train.losses import LOSS_KEYS, total_loss
 from train.metrics import append_metrics, plot_metrics
 from train.sampler import DistInfo, EpochSampler, all_true, setup_distributed
-from train.schedule import LRSchedule
+from train.schedule import LRSchedule, describe_schedule, plan_schedule, schedule_notes
 from train.transforms import Augment
+
+
+PLOT_INTERVAL_S = 60.0
+"""``results.png`` is redrawn after each evaluation, at the end, and otherwise at most this often."""
 
 
 class TrainingError(RuntimeError):
@@ -124,7 +128,6 @@ class Trainer:
         else:
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == "fp16")
-        self.schedule = LRSchedule(cfg)
         if cfg.batch_size % info.world_size:
             raise TrainingError(f"batch size {cfg.batch_size} is not divisible by the {info.world_size} processes")
         self.train_samples = find_samples(cfg.data, "train")
@@ -135,6 +138,9 @@ class Trainer:
         self.sampler = EpochSampler(len(self.dataset), cfg.seed, info.rank, info.world_size)
         self.per_rank_batch = cfg.batch_size // info.world_size
         self.steps_per_epoch = math.ceil(-(-len(self.dataset) // info.world_size) / self.per_rank_batch)
+        # optimizer steps: every `accumulate` batches, and once more for an epoch's remainder
+        self.schedule = LRSchedule(plan_schedule(cfg, -(-self.steps_per_epoch // cfg.accumulate)),
+                                   cfg.plateau_patience, cfg.early_stop_patience)
         self.epoch = self.step_in_epoch = self.iteration = self.nonfinite = 0
         self.loss_sums: dict[str, float] = {}  # running sums of this epoch's losses, and their count
         self.loss_count = 0
@@ -255,14 +261,21 @@ def fit(cfg: TrainConfig | None, resume: Path | None = None, reporter: Reporter 
         raise TrainingError("fit needs a config or a checkpoint to resume")
     info = setup_distributed("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
     trainer = Trainer(cfg, reporter if info.is_main else QuietReporter(), info)
-    if state is not None:
-        trainer.load_state(state)
-        reporter.message(f"resumed {resume} at epoch {trainer.epoch + 1}, step {trainer.step_in_epoch}")
     run_dir = cfg.run_dir
     if info.is_main:
         trainer.weights_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
-    interrupted = False
+    planned = trainer.schedule.plan
+    if state is not None:
+        trainer.load_state(state)
+        trainer.reporter.message(f"resumed {resume} at epoch {trainer.epoch + 1}, step {trainer.step_in_epoch}")
+        if trainer.schedule.plan != planned:
+            trainer.reporter.message("note: the data or the number of processes changed since the run started; "
+                                     "keeping the schedule it started with")
+    for line in (describe_schedule(trainer.schedule.plan), *schedule_notes(trainer.schedule.plan)):
+        trainer.reporter.message(line)
+    if info.is_main:
+        save_config(cfg, run_dir / "config.yaml", trainer.schedule.plan.as_dict())
+    interrupted, plotted = False, time.time()
     with _StopFlag() as stop:
         while trainer.epoch < cfg.epochs:
             start = time.time()
@@ -278,10 +291,14 @@ def fit(cfg: TrainConfig | None, resume: Path | None = None, reporter: Reporter 
             trainer.save_last()
             if info.is_main:
                 append_metrics(run_dir / "metrics.csv", row)
-                plot_metrics(run_dir / "metrics.csv", run_dir / "results.png")
+                if "pq" in row or time.time() - plotted >= PLOT_INTERVAL_S:  # plotting takes about 0.5 s
+                    plot_metrics(run_dir / "metrics.csv", run_dir / "results.png")
+                    plotted = time.time()
             if all_true(stop_early, info, trainer.device):
                 reporter.message(f"early stop: no better PQ for {cfg.early_stop_patience} evaluations")
                 break
+    if info.is_main and (run_dir / "metrics.csv").is_file():
+        plot_metrics(run_dir / "metrics.csv", run_dir / "results.png")
     if info.enabled:
         dist.barrier()
     best = trainer.schedule.best

@@ -74,7 +74,9 @@ def train(
     preset: Annotated[str | None, typer.Option("--preset", help="Model preset (efficientps model-info).")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Total over all processes.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate for the recipe's total batch (16 officially).")] = None,
+    scale_lr: Annotated[bool | None, typer.Option("--scale-lr/--no-scale-lr",
+                                                 help="Scale the lr linearly by this run's total batch / the recipe's.")] = None,
     crop: Annotated[tuple[int, int] | None, typer.Option("--crop", help="Random crop height and width.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N")] = None,
@@ -104,7 +106,7 @@ def train(
         try:
             extra = _parse_settings(settings or [])
             cfg = resolve_config(recipe, config, **extra, data=str(data) if data else None, preset=preset, epochs=epochs,
-                                 batch_size=batch_size, lr=lr, crop=crop, workers=workers, device=device,
+                                 batch_size=batch_size, lr=lr, scale_lr=scale_lr, crop=crop, workers=workers, device=device,
                                  amp=None if amp is None else ("fp16" if amp else "none"), eval_interval=eval_interval,
                                  name=name, seed=seed, norm=norm,
                                  backbone_weights=None if backbone_weights in (None, "none") else backbone_weights)
@@ -112,7 +114,7 @@ def train(
             raise EfficientPSError(f"invalid training options: {err}") from err
         if cfg.run_dir.exists() and (cfg.run_dir / "weights" / "last.ckpt").exists():
             raise EfficientPSError(f"{cfg.run_dir} already holds a run: --resume it, or choose another --name")
-    reporter = RichReporter(cfg.run_dir / "train.log" if cfg else None)
+    reporter = RichReporter(cfg.run_dir / "train.log" if cfg else checkpoint.parent.parent / "train.log")
     result = fit(cfg, resume=checkpoint, reporter=reporter)
     stderr.print(f"{result.epochs_done} epochs in {result.run_dir}; best PQ {100 * result.best_pq:.2f}; "
                  f"weights: {result.run_dir / 'weights' / 'best.safetensors'}")

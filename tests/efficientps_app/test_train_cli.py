@@ -20,7 +20,7 @@ def test_synth_prepare_train_evaluate(tmp_path: Path, capsys: pytest.CaptureFixt
 
     args = ["train", "--data", str(data), "--preset", "tiny", "--epochs", "1", "--batch-size", "2",
             "--crop", "96", "192", "--workers", "0", "--device", "cpu", "--name", "smoke", "--lr", "0.01",
-            "--set", "accumulate=2", "--set", "scale_range=[0.8, 1.2]"]
+            "--set", "accumulate=2", "--set", "scale_range=[0.8, 1.2]", "--scale-lr"]
     assert main(args) == 0
     weights = tmp_path / "runs/train/smoke/weights/best.safetensors"
     assert weights.is_file()
@@ -28,6 +28,8 @@ def test_synth_prepare_train_evaluate(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "accumulate: 2" in saved and "- 0.8" in saved
     _, err = capsys.readouterr()
     assert "best PQ" in err
+    assert "schedule: lr 0.0025 (= 0.01 x 4/16, scaled by total batch)" in err  # batch 2 x accumulate 2
+    assert "schedule: lr 0.0025" in (tmp_path / "runs/train/smoke/train.log").read_text()
     assert main(args) == 1  # the run exists: refuse to overwrite it
     assert "--resume" in capsys.readouterr().err
     assert main(["train", "--resume", "--name", "smoke"]) == 0  # already complete: nothing left to do

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
@@ -14,30 +13,14 @@ from train.config import resolve_config
 from train.loop import TrainingError, fit
 from train.metrics import read_metrics
 
+from tests.train.reporters import InterruptAt
+
 
 def _cfg(root: Path, tmp_path: Path, name: str, **kw):
     values = dict(data=str(root), preset="tiny", epochs=2, batch_size=2, crop=(96, 160), scale_range=(0.75, 1.25),
                   workers=0, lr=0.01, warmup_iters=3, eval_interval=1, eval_limit=1, device="cpu",
                   project=str(tmp_path), name=name)
     return resolve_config("official", **{**values, **kw})
-
-
-class _InterruptAt:
-    """Reporter that sends this process SIGINT after the n-th training step, as Ctrl-C would."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.steps, self.messages = n, 0, []
-
-    def message(self, text: str) -> None:
-        self.messages.append(text)
-
-    def epoch_start(self, *args) -> None: ...
-    def epoch_end(self) -> None: ...
-
-    def step(self, losses, lr) -> None:
-        self.steps += 1
-        if self.steps == self.n:
-            signal.raise_signal(signal.SIGINT)
 
 
 @pytest.mark.parametrize(("interrupt_after", "position"), [(4, (1, 1)), (3, (0, 3))])
@@ -48,7 +31,7 @@ def test_interrupted_and_resumed_training_ends_with_the_same_weights(
     straight = fit(_cfg(synth_root, tmp_path, "straight"))
     assert straight.epochs_done == 2 and not straight.interrupted
 
-    reporter = _InterruptAt(interrupt_after)
+    reporter = InterruptAt(interrupt_after)
     first = fit(_cfg(synth_root, tmp_path, "resumed"), reporter=reporter)
     assert first.interrupted and any("interrupted" in m for m in reporter.messages)
     ckpt = tmp_path / "resumed" / "weights" / "last.ckpt"
@@ -91,6 +74,7 @@ def test_recipes_and_overrides():
     vr = resolve_config("vr", preset="tiny", lr=0.5)
     assert (vr.optimizer, vr.batch_size, vr.amp, vr.scheduler, vr.lr) == ("adam", 3, "fp16", "plateau", 0.5)
     official = resolve_config("official")
-    assert (official.lr, official.lr_steps, official.epochs, official.grad_clip) == (0.07, (120, 144), 160, 35.0)
+    assert (official.lr, official.lr_batch, official.epochs, official.grad_clip) == (0.07, 16, 160, 35.0)
+    assert (official.lr_steps, official.lr_step_fractions) == (None, (0.75, 0.9))  # 120 and 144 of 160
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):
         resolve_config("official", bogus=1)
