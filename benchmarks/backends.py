@@ -24,8 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.model_latency import calibrate_norm_stats  # noqa: E402
-from efficientps_app.export import ExportSpec, export_onnx  # noqa: E402
-from efficientps_app.onnx_backend import CUDA, OnnxBackend  # noqa: E402
+from efficientps_app.inference.export import ExportSpec, export_onnx  # noqa: E402
+from efficientps_app.inference.onnx_backend import CUDA, OnnxBackend  # noqa: E402
 from model import PRESETS, build_efficientps  # noqa: E402
 
 

@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from efficientps_app.render import render  # noqa: E402
-from efficientps_app.tracking import Tracker  # noqa: E402
+from efficientps_app.inference.tracking import Tracker  # noqa: E402
+from efficientps_app.outputs.render import render  # noqa: E402
 from model import PRESETS, build_efficientps  # noqa: E402
 from model.classes import CITYSCAPES_CLASSES  # noqa: E402
 from model.fusion import describe_segments  # noqa: E402

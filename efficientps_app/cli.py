@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from efficientps_app import __version__
-from efficientps_app.commands import data, evaluate, export, importer, info, segment, train, view
+from efficientps_app.commands import data, doctor, evaluate, export, import_weights, model_info, segment, train, view
 from efficientps_app.errors import run_funnelled
 
 app = typer.Typer(
@@ -40,10 +40,10 @@ def _root(
 
 app.command("segment")(segment.segment)
 app.command("export-onnx")(export.export_onnx)
-app.command("import-weights")(importer.import_weights)
+app.command("import-weights")(import_weights.import_weights)
 app.command("view")(view.view)
-app.command("doctor")(info.doctor)
-app.command("model-info")(info.model_info)
+app.command("doctor")(doctor.doctor)
+app.command("model-info")(model_info.model_info)
 app.add_typer(data.data_app, name="data")
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)

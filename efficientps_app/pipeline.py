@@ -12,92 +12,18 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-import numpy as np
+from efficientps_app.threads import DONE, QUEUE_SIZE, Worker, put_while
 
 if TYPE_CHECKING:
-    from efficientps_app.predictor import Prediction, Predictor, Timings
-    from efficientps_app.render import RenderOptions
-    from efficientps_app.sources import Source
-
-_DONE = object()
-QUEUE_SIZE = 8
-
-
-class Sink(Protocol):
-    """An output: gets every prediction (and the rendered overlay when it asks for one)."""
-
-    needs_overlay: bool
-
-    def write(self, prediction: Prediction, overlay: np.ndarray | None) -> None: ...
-
-    def close(self, keep: bool, complete: bool) -> list[Path]:
-        """Finalise (``keep``) or discard the output; ``complete``: the whole source was read."""
-        ...
-
-
-class _Worker(threading.Thread):
-    """Runs ``target(stop)`` and keeps its exception for the caller."""
-
-    def __init__(self, target: Callable[[threading.Event], None], name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self.stop, self.error = threading.Event(), None
-        self._target_fn = target
-
-    def run(self) -> None:
-        try:
-            self._target_fn(self.stop)
-        except BaseException as err:  # noqa: BLE001 - handed to the caller
-            self.error = err
-
-
-def _put(q: queue.Queue, item: object, go_on: Callable[[], bool]) -> bool:
-    """Put ``item``, waiting for room while ``go_on()``; False if it gave up."""
-    while go_on():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def prefetch(frames: Iterable, timings: Timings | None = None, size: int = QUEUE_SIZE) -> Iterator:
-    """Iterate ``frames`` in a background thread, ``size`` items ahead; decode time goes to ``timings``."""
-    q: queue.Queue = queue.Queue(maxsize=size)
-
-    def produce(stop: threading.Event) -> None:
-        iterator = iter(frames)
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            item = next(iterator, _DONE)
-            if timings is not None and item is not _DONE:
-                timings.add("decode", time.perf_counter() - t0)
-            if not _put(q, item, lambda: not stop.is_set()) or item is _DONE:
-                return
-
-    worker = _Worker(produce, "efficientps-decode")
-    worker.start()
-    try:
-        while True:
-            try:
-                item = q.get(timeout=0.2)
-            except queue.Empty:
-                if not worker.is_alive() and q.empty():
-                    break
-                continue
-            if item is _DONE:
-                break
-            yield item
-    finally:
-        worker.stop.set()
-        worker.join(timeout=5)
-    if worker.error is not None:
-        raise worker.error
+    from efficientps_app.inference.predictor import Prediction, Predictor
+    from efficientps_app.outputs.render import RenderOptions
+    from efficientps_app.outputs.sinks import Sink
+    from efficientps_app.sources.frames import Source
 
 
 @dataclass
@@ -122,7 +48,7 @@ def run_pipeline(
     """Run the predictor over a source into the sinks and return the summary. Ctrl-C stops the run and
     finalises the outputs (a shortened video stays playable; ``summary.interrupted`` is set); any other
     error discards them and is raised."""
-    from efficientps_app.render import render
+    from efficientps_app.outputs.render import render
 
     summary, timings = RunSummary(), predictor.timings
     q: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
@@ -131,7 +57,7 @@ def run_pipeline(
     def write_all(stop: threading.Event) -> None:
         while True:
             pred = q.get()
-            if pred is _DONE:
+            if pred is DONE:
                 return
             t0 = time.perf_counter()
             image = render(pred.frame.image, pred.result, predictor.classes, pred.track_ids, render_options) \
@@ -143,12 +69,12 @@ def run_pipeline(
             timings.add("write", time.perf_counter() - t1)
             summary.frames += 1
 
-    writer = _Worker(write_all, "efficientps-writer")
+    writer = Worker(write_all, "efficientps-writer")
     writer.start()
     start, ok, interrupted = time.perf_counter(), False, False
     try:
         for pred in itertools.islice(predictor.stream(source), max_frames):
-            if writer.error is not None or not _put(q, pred, writer.is_alive):
+            if writer.error is not None or not put_while(q, pred, writer.is_alive):
                 break
             if on_frame is not None:
                 on_frame(pred)
@@ -156,7 +82,7 @@ def run_pipeline(
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        _put(q, _DONE, writer.is_alive)
+        put_while(q, DONE, writer.is_alive)
         writer.join()
         failed = writer.error is not None or not (ok or interrupted)
         complete = ok and max_frames is None and not failed

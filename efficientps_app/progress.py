@@ -14,8 +14,9 @@ from rich.progress import (
 )
 
 from efficientps_app.errors import stderr
+from efficientps_app.inference.predictor import Prediction
 from efficientps_app.pipeline import RunSummary
-from efficientps_app.predictor import Prediction, Timings
+from efficientps_app.timings import Timings
 
 
 class FrameProgress:

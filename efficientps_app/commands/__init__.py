@@ -1,1 +1,2 @@
-"""CLI subcommands: each module parses options, calls the library, and prints."""
+"""CLI subcommands: each module parses options, calls the library, and prints; ``options`` declares the
+options several commands share."""

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from efficientps_app.commands.options import OverwriteOpt
+
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 data_app = typer.Typer(help="Prepare a Cityscapes folder, or write a synthetic one in the same layout.",
                        no_args_is_help=True)
@@ -57,7 +59,7 @@ def synth_video(
     size: Annotated[tuple[int, int], typer.Option("--size", help="Frame height and width (even).")] = (256, 512),
     seed: Annotated[int, typer.Option("--seed", help="The drive is deterministic for a seed.")] = 0,
     crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality.")] = 23,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+    overwrite: OverwriteOpt = False,
 ) -> int:
     """Write a synthetic drive through the synthetic streets (H.264 + AAC engine hum) to try 'segment' on."""
     from efficientps_app.errors import EfficientPSError

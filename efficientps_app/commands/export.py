@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from efficientps_app.commands.options import OverwriteOpt
 from efficientps_app.errors import EXIT_ERROR, EfficientPSError, stderr
 
 PARITY_TARGET = 0.995
@@ -25,12 +26,12 @@ def export_onnx(
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per run (fixed in the graph).")] = 1,
     device: Annotated[str, typer.Option("--device", help="Where to trace: cpu, or cuda for --half.")] = "cpu",
     parity: Annotated[bool, typer.Option("--parity/--no-parity", help="Compare with PyTorch after export.")] = True,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+    overwrite: OverwriteOpt = False,
 ) -> int:
     """Export a model to ONNX (forward_raw: the fusion runs outside, shared with PyTorch) and check its parity."""
-    from efficientps_app.backends import resolve_device
-    from efficientps_app.export import ExportSpec, export_onnx as export
     from efficientps_app.errors import WeightsError
+    from efficientps_app.inference.backends import resolve_device
+    from efficientps_app.inference.export import ExportSpec, export_onnx as export
     from model.weights import WeightsFileError, load_model
 
     if imgsz is not None and dynamic:
@@ -63,8 +64,8 @@ def export_onnx(
 def _parity(model, path: Path, device: str) -> int:
     import numpy as np
 
-    from efficientps_app.export import parity_report
-    from efficientps_app.onnx_backend import OnnxBackend
+    from efficientps_app.inference.onnx_backend import OnnxBackend
+    from efficientps_app.inference.parity import parity_report
     from train.synth import render_scene
 
     backend = OnnxBackend(path, device)

@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
+from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
 from efficientps_app.errors import EXIT_PARTIAL, EfficientPSError, stderr
-from efficientps_app.outputs import plan_outputs
+from efficientps_app.outputs.plan import plan_outputs
 
 Opt = typer.Option
 
@@ -23,9 +24,9 @@ def segment(
                                        "Default: runs/segment/predictN/.")] = None,
     weights: Annotated[Path | None, Opt("--weights", "-w", help="A .safetensors (train, import-weights) or .onnx "
                                         "(export-onnx) model. Default: the bundled demo weights.")] = None,
-    device: Annotated[str, Opt("--device", help="auto, cpu, cuda, cuda:N or N.")] = "auto",
-    half: Annotated[bool, Opt("--half", help="fp16 inference (CUDA only).")] = False,
-    imgsz: Annotated[int | None, Opt("--imgsz", help="Inference size: longer side in pixels.")] = None,
+    device: DeviceOpt = "auto",
+    half: HalfOpt = False,
+    imgsz: ImgszOpt = None,
     scale: Annotated[float | None, Opt("--scale", help="Inference size: factor of the source size.")] = None,
     conf: Annotated[float | None, Opt("--conf", help="Minimum score of thing instances.")] = None,
     classes: Annotated[list[str] | None, Opt("--classes", help="Keep only these classes (names or ids; "
@@ -57,11 +58,11 @@ def segment(
     Exit codes: 0 done, 1 error, 2 usage error, 3 done but some images could not be read, 130 interrupted.
     """
     arguments = _arguments(dict(locals()))
+    from efficientps_app.inference.predictor import Predictor
+    from efficientps_app.outputs.render import RenderOptions
     from efficientps_app.pipeline import run_pipeline
-    from efficientps_app.predictor import Predictor
     from efficientps_app.progress import FrameProgress, print_summary
-    from efficientps_app.render import RenderOptions
-    from efficientps_app.sources import open_source
+    from efficientps_app.sources.dispatch import open_source
 
     if weights is None:
         from efficientps_app.assets import default_weights

@@ -9,15 +9,16 @@ from typing import Annotated
 
 import typer
 
+from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
 from efficientps_app.errors import EfficientPSError, stderr
 
 
 def view(
     source: Annotated[str | None, typer.Argument(help="Image, folder, glob, video or webcam index.")] = None,
     weights: Annotated[Path | None, typer.Option("--weights", "-w", help="A .safetensors or .onnx model.")] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or N.")] = "auto",
-    half: Annotated[bool, typer.Option("--half", help="fp16 inference (CUDA only).")] = False,
-    imgsz: Annotated[int | None, typer.Option("--imgsz", help="Inference size: longer side in pixels.")] = None,
+    device: DeviceOpt = "auto",
+    half: HalfOpt = False,
+    imgsz: ImgszOpt = None,
     screenshot: Annotated[Path | None, typer.Option("--screenshot", help="Render the window offscreen to this "
                                                     "PNG and exit.")] = None,
     frame: Annotated[int, typer.Option("--frame", min=0, help="With --screenshot: the frame to show.")] = 0,
@@ -26,7 +27,7 @@ def view(
     size: Annotated[tuple[int, int], typer.Option("--size", help="Window width and height.")] = (1280, 720),
 ) -> int:
     """Inspect panoptic overlays: modes, comparison, legend toggles, hover details, video playback, export."""
-    from efficientps_app.render import VIEW_MODES
+    from efficientps_app.outputs.render import VIEW_MODES
     from efficientps_app.viewer.window import COMPARE
 
     if mode not in VIEW_MODES:
@@ -41,7 +42,7 @@ def view(
     elif headless and "QT_QPA_PLATFORM" not in os.environ:  # Qt would abort the process without a display
         raise EfficientPSError("no display here (DISPLAY/WAYLAND_DISPLAY unset): run the viewer on a desktop, "
                                "or render it with --screenshot OUT.png")
-    from efficientps_app.predictor import Predictor
+    from efficientps_app.inference.predictor import Predictor
 
     weights = _weights(weights)
     predictor = Predictor(weights, device=device, half=half, imgsz=imgsz)

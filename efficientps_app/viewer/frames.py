@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from efficientps_app.errors import SourceError
-from efficientps_app.sources import Frame, FrameMeta, ImageSource, open_source, read_image_file
+from efficientps_app.sources.dispatch import open_source
+from efficientps_app.sources.frames import Frame, FrameMeta
+from efficientps_app.sources.images import ImageSource, read_image_file
 
 
 class FrameStore:
@@ -44,7 +46,7 @@ class FrameStore:
                 return frame
 
     def _reopen(self, index: int) -> None:
-        from efficientps_app.video import VideoSource
+        from efficientps_app.sources.video import VideoSource
 
         self.source.__exit__(None, None, None)
         start = max(index - 0.5, 0) / self.fps if self.fps and index else None

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from efficientps_app.render import VIEW_MODES, render_view
+from efficientps_app.outputs.render import VIEW_MODES, render_view
 from efficientps_app.viewer.canvas import ImageView, link, slider, to_qimage
 from efficientps_app.viewer.frames import FrameStore
 from efficientps_app.viewer.playback import PlaybackMixin
@@ -336,8 +336,8 @@ class ViewerWindow(PlaybackMixin, QMainWindow):
 
     def export_frame(self, folder: Path) -> list[Path]:
         """Write the current view (PNG), its panoptic PNG and JSON into ``folder``."""
-        from efficientps_app.predictor import Prediction
-        from efficientps_app.sinks import export_frame
+        from efficientps_app.inference.predictor import Prediction
+        from efficientps_app.outputs.sinks import export_frame
 
         if self.current is None:
             return []

@@ -26,7 +26,7 @@ class InferenceWorker(QObject):
 
     @Slot(int)
     def process(self, index: int) -> None:
-        from efficientps_app.tracking import Tracker
+        from efficientps_app.inference.tracking import Tracker
 
         try:
             frame = self.store.get(index)

@@ -169,7 +169,7 @@ def test_import_command_writes_the_official_conventions(checkpoint, tmp_path, ca
     assert "b5-cityscapes" in err and "next: efficientps segment" in err
     meta = read_metadata(out)
     assert meta["preset"] == "b5-cityscapes" and meta["input_size"] == "1024x2048"
-    from efficientps_app.predictor import Predictor
+    from efficientps_app.inference.predictor import Predictor
 
     predictor = Predictor(out, device="cpu")
     assert predictor.inference_size(540, 960) == (1024, 1820)  # the official input size, source aspect kept

@@ -1,4 +1,4 @@
-"""``efficientps doctor`` and ``efficientps model-info``."""
+"""``efficientps model-info``: a model's modules and parameter counts (a preset, a weights file or an ONNX model)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from efficientps_app.environment import run_checks
-from efficientps_app.errors import EXIT_ERROR, EXIT_OK, WeightsError
+from efficientps_app.errors import EXIT_OK, WeightsError
 
 stdout = Console(highlight=False)
-_STYLE = {"ok": "green", "warn": "yellow", "missing": "red"}
-
-
-def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
-) -> int:
-    """Check torch/CUDA, ONNX Runtime providers, PyAV codecs (libx264), Qt and inplace_abn."""
-    checks = run_checks()
-    if as_json:
-        typer.echo(json.dumps([c.__dict__ for c in checks], indent=2))
-    else:
-        table = Table(title="efficientps doctor", title_justify="left")
-        for col in ("component", "status", "detail"):
-            table.add_column(col)
-        for c in checks:
-            table.add_row(escape(c.name), f"[{_STYLE[c.status]}]{c.status}[/]", escape(c.detail))
-        stdout.print(table)
-    return EXIT_ERROR if any(c.required and c.status == "missing" for c in checks) else EXIT_OK
 
 
 def model_info(
@@ -49,7 +29,7 @@ def model_info(
     if model in PRESETS:
         cfg, source = PRESETS[model], f"preset {model}"
     elif Path(model).suffix == ".onnx":  # an exported model: the config and the export facts are its metadata
-        from efficientps_app.export import read_onnx_metadata
+        from efficientps_app.inference.onnx_format import read_onnx_metadata
         from model.config import config_from_dict
 
         meta = read_onnx_metadata(Path(model))

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from efficientps_app.errors import SourceError
-from efficientps_app.sources import FrameMeta
+from efficientps_app.outputs.files import temp_path
+from efficientps_app.sources.frames import FrameMeta
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 # Audio codecs each container takes as they are; anything else is transcoded to AAC (Matroska takes all).
@@ -22,11 +23,6 @@ _COPYABLE = {
     "mov": {"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
 }
 _TIME_BASE = Fraction(1, 90000)  # the MPEG clock: exact for 24, 25, 30, 50, 60 and NTSC rates
-
-
-def temp_path(path: Path) -> Path:
-    """The hidden name a file is written under before it is renamed to ``path``."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
 class VideoWriter:

@@ -14,9 +14,10 @@ pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (the [cp
 
 from efficientps_app.cli import main  # noqa: E402
 from efficientps_app.errors import EfficientPSError, ExportError, WeightsError  # noqa: E402
-from efficientps_app.export import ExportSpec, export_onnx, matched_detections, parity_report  # noqa: E402
-from efficientps_app.onnx_backend import CPU, CUDA, OnnxBackend, choose_providers  # noqa: E402
-from efficientps_app.predictor import Predictor  # noqa: E402
+from efficientps_app.inference.export import ExportSpec, export_onnx  # noqa: E402
+from efficientps_app.inference.onnx_backend import CPU, CUDA, OnnxBackend, choose_providers  # noqa: E402
+from efficientps_app.inference.parity import matched_detections, parity_report  # noqa: E402
+from efficientps_app.inference.predictor import Predictor  # noqa: E402
 from model import PRESETS, build_efficientps  # noqa: E402
 from model.outputs import RawOutputs  # noqa: E402
 from model.weights import load_model, save_model  # noqa: E402

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from efficientps_app.errors import SourceError
-from efficientps_app.sources import open_source
-from efficientps_app.video_writer import VideoWriter, temp_path
+from efficientps_app.outputs.files import temp_path
+from efficientps_app.outputs.video_writer import VideoWriter
+from efficientps_app.sources.dispatch import open_source
 from tests.media import make_video, probe
 
 
@@ -56,7 +57,7 @@ def test_no_audio_and_a_shortened_run_ends_the_audio_with_the_video(tmp_path):
 
 
 def test_odd_sizes_are_padded_to_even(tmp_path):
-    from efficientps_app.sources import FrameMeta
+    from efficientps_app.sources.frames import FrameMeta
 
     writer = VideoWriter(tmp_path / "odd.mp4", fps=5)
     for i in range(3):
@@ -67,7 +68,7 @@ def test_odd_sizes_are_padded_to_even(tmp_path):
 
 
 def test_discarded_output_leaves_nothing(tmp_path):
-    from efficientps_app.sources import FrameMeta
+    from efficientps_app.sources.frames import FrameMeta
 
     writer = VideoWriter(tmp_path / "x.mp4", fps=5)
     for i in range(80):  # past the encoder's look-ahead, so packets reach the file

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from efficientps_app.errors import EfficientPSError, WeightsError
-from efficientps_app.predictor import Predictor, keep_classes, resize_result
+from efficientps_app.inference.predictor import Predictor, keep_classes, resize_result
 from tests.efficientps_app.results import make_result
 from tests.media import make_video
 

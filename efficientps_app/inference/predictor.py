@@ -9,35 +9,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from efficientps_app.backends import RawModel, load_backend
 from efficientps_app.errors import EfficientPSError
-from efficientps_app.pipeline import prefetch
-from efficientps_app.sources import Frame, Source, open_source
-from efficientps_app.tracking import Tracker
+from efficientps_app.inference.backends import RawModel, load_backend
+from efficientps_app.inference.tracking import Tracker
+from efficientps_app.sources.dispatch import open_source
+from efficientps_app.sources.frames import Frame, Source
+from efficientps_app.threads import prefetch
+from efficientps_app.timings import Timings
 from model.classes import ClassSpec
 from model.fusion import describe_segments, fuse_panoptic
 from model.outputs import PanopticResult, RawOutputs
-
-
-@dataclass
-class Timings:
-    """Seconds spent per stage over ``frames`` frames (``decode``, ``render`` and ``write`` filled by the pipeline)."""
-
-    frames: int = 0
-    stages: dict[str, float] = field(default_factory=dict)
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.stages[stage] = self.stages.get(stage, 0.0) + seconds
-
-    def ms_per_frame(self) -> dict[str, float]:
-        return {k: 1000 * v / max(self.frames, 1) for k, v in self.stages.items()}
 
 
 @dataclass(frozen=True)
@@ -186,7 +174,7 @@ class Predictor:
         """Predictions for every frame of a source, lazily (nothing accumulates).
 
         Args:
-            source: an opened :class:`~efficientps_app.sources.Source` or anything :func:`open_source` takes
+            source: an opened :class:`~efficientps_app.sources.frames.Source` or anything :func:`open_source` takes
                 (then ``source_options`` go to it and the source is closed at the end).
             track: give thing instances track ids (default: for video and live sources).
         """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from efficientps_app.tracking import Tracker
+from efficientps_app.inference.tracking import Tracker
 from tests.efficientps_app.results import make_result
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from efficientps_app.commands.options import OverwriteOpt
 from efficientps_app.errors import EfficientPSError, stderr
 
 
@@ -18,7 +19,7 @@ def import_weights(
                                                    "(only for a file you trust).")] = False,
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Convert even if tensors are missing, "
                                                 "extra or mis-shaped (they keep random values).")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+    overwrite: OverwriteOpt = False,
 ) -> int:
     """Convert the official EfficientPS checkpoint (mmcv .pth/.zip) to a .safetensors file for every command."""
     from model.official import OFFICIAL_INPUT_SIZE, PROVENANCE, convert_official, read_official_checkpoint

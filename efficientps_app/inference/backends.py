@@ -106,6 +106,6 @@ def load_backend(weights: str | Path, device: str, half: bool, score_thresh: flo
         raise EfficientPSError(f"--backend {kind}: {path.name} is a {found} model; {hint}")
     if found == "torch":
         return TorchBackend(path, resolve_device(device), half, score_thresh)
-    from efficientps_app.onnx_backend import OnnxBackend
+    from efficientps_app.inference.onnx_backend import OnnxBackend
 
     return OnnxBackend(path, device, threads)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from efficientps_app.errors import EfficientPSError, WeightsError
-from efficientps_app.export import read_onnx_metadata
+from efficientps_app.inference.onnx_format import read_onnx_metadata
 from model.config import config_from_dict
 from model.outputs import RawOutputs
 

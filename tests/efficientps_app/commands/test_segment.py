@@ -12,12 +12,7 @@ import yaml
 from PIL import Image
 
 from efficientps_app.cli import main
-from efficientps_app.pipeline import QUEUE_SIZE, prefetch, run_pipeline
-from efficientps_app.predictor import Predictor
-from efficientps_app.render import RenderOptions
-from efficientps_app.sinks import VideoSink
-from efficientps_app.sources import open_source
-from efficientps_app.video_writer import temp_path
+from efficientps_app.outputs.files import temp_path
 from tests.media import make_video, probe
 
 
@@ -122,62 +117,6 @@ def test_existing_outputs_are_refused_without_overwrite(tiny_weights, tmp_path, 
     assert code == 0 and len(probe(out)["times"]) == 3
 
 
-def test_interrupt_finalises_a_playable_shorter_video(tiny_weights, tmp_path):
-    src = make_video(tmp_path / "clip.mp4", frames=12, fps=10, audio="aac")
-    predictor = Predictor(tiny_weights, device="cpu")
-    out = tmp_path / "out.mp4"
-
-    def stop_at_five(pred):
-        if pred.frame.meta.index == 4:
-            raise KeyboardInterrupt
-
-    with open_source(src) as s:
-        summary = run_pipeline(predictor, s, [VideoSink(out, s.fps, src, crf=23)], RenderOptions(),
-                               on_frame=stop_at_five)
-    assert summary.interrupted and summary.outputs == [out]
-    info = probe(out)
-    assert 4 <= len(info["times"]) <= 5 and info["audio_end"] <= 0.7
-
-
-def test_failing_sink_removes_the_partial_outputs(tiny_weights, tmp_path):
-    src = make_video(tmp_path / "clip.mp4", frames=30, fps=10, audio=None)
-    predictor = Predictor(tiny_weights, device="cpu")
-
-    class Broken:
-        needs_overlay = False
-
-        def __init__(self):
-            self.n = 0
-
-        def write(self, prediction, overlay):
-            self.n += 1
-            if self.n == 3:
-                raise OSError("disk full")
-
-        def close(self, keep, complete):
-            return []
-
-    out = tmp_path / "out.mp4"
-    with open_source(src) as s, pytest.raises(OSError, match="disk full"):
-        run_pipeline(predictor, s, [VideoSink(out, s.fps, None, crf=23), Broken()], RenderOptions())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
-
-
-def test_prefetch_stays_a_bounded_number_of_frames_ahead():
-    produced = []
-
-    def frames():
-        for i in range(100):
-            produced.append(i)
-            yield i
-
-    ahead = []
-    for i in prefetch(frames()):  # a slow consumer: the producer runs ahead until the queue is full
-        time.sleep(0.002)
-        ahead.append(len(produced) - i)
-    assert QUEUE_SIZE <= max(ahead) <= QUEUE_SIZE + 2
-
-
 def test_ctrl_c_exits_130_with_a_playable_video(tiny_weights, tmp_path):
     import signal
     import subprocess
@@ -197,15 +136,6 @@ def test_ctrl_c_exits_130_with_a_playable_video(tiny_weights, tmp_path):
     assert proc.returncode == 130 and "interrupted" in err and "saved" in err
     frames = len(probe(out)["times"])
     assert 0 < frames < 1000 and not temp_path(out).exists()
-
-
-def test_prefetch_passes_errors_on():
-    def frames():
-        yield 1
-        raise ValueError("decoder exploded")
-
-    with pytest.raises(ValueError, match="decoder exploded"):
-        list(prefetch(frames()))
 
 
 def test_saved_panoptic_is_scored_by_evaluate(tiny_weights, tmp_path, capsys):

@@ -12,8 +12,8 @@ pytest.importorskip("pytestqt", reason="pytest-qt is not installed")
 from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 
 from efficientps_app.cli import main  # noqa: E402
-from efficientps_app.predictor import Predictor  # noqa: E402
-from efficientps_app.sources import Frame, FrameMeta  # noqa: E402
+from efficientps_app.inference.predictor import Predictor  # noqa: E402
+from efficientps_app.sources.frames import Frame, FrameMeta  # noqa: E402
 from efficientps_app.viewer.window import ViewerWindow  # noqa: E402
 from model.classes import CITYSCAPES_CLASSES as CLASSES  # noqa: E402
 from tests.efficientps_app.results import make_result  # noqa: E402

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 import yaml
 
 from efficientps_app.errors import EfficientPSError, SourceError
-from efficientps_app.video_writer import CONTAINERS
+from efficientps_app.outputs.video_writer import CONTAINERS
 
 if TYPE_CHECKING:
-    from efficientps_app.pipeline import Sink
-    from efficientps_app.predictor import Predictor
-    from efficientps_app.sources import Source
+    from efficientps_app.inference.predictor import Predictor
+    from efficientps_app.outputs.sinks import Sink
+    from efficientps_app.sources.frames import Source
 
 RUNS_DIR = Path("runs/segment")
 
@@ -67,7 +67,7 @@ def plan_outputs(
     Raises:
         EfficientPSError: an output exists (without ``overwrite``) or ``-o`` does not fit the source.
     """
-    from efficientps_app.sinks import ImageSink, JsonlSink, PanopticSink, VideoSink
+    from efficientps_app.outputs.sinks import ImageSink, JsonlSink, PanopticSink, VideoSink
 
     run_dir = output is None
     root = next_run_dir() if run_dir else output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from efficientps_app.render import RenderOptions, instance_shade, label_anchors, legend_entries, render, segment_colors
+from efficientps_app.outputs.render import RenderOptions, instance_shade, label_anchors, legend_entries, render, segment_colors
 from model.classes import CITYSCAPES_CLASSES as CLASSES
 from tests.efficientps_app.results import make_result
 

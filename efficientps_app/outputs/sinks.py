@@ -15,24 +15,26 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Protocol
 
-import cv2
 import numpy as np
 
-from efficientps_app.predictor import Prediction
-from efficientps_app.video_writer import VideoWriter, temp_path
+from efficientps_app.inference.predictor import Prediction
+from efficientps_app.outputs.files import temp_path, write_image_atomic
+from efficientps_app.outputs.video_writer import VideoWriter
 from model.classes import ClassSpec
 
 
-def write_image_atomic(path: Path, rgb: np.ndarray) -> None:
-    """Write an RGB image (format from the suffix) via a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params):
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"{path}: could not write the image")
-    os.replace(tmp, path)
+class Sink(Protocol):
+    """An output: gets every prediction (and the rendered overlay when it asks for one)."""
+
+    needs_overlay: bool
+
+    def write(self, prediction: Prediction, overlay: np.ndarray | None) -> None: ...
+
+    def close(self, keep: bool, complete: bool) -> list[Path]:
+        """Finalise (``keep``) or discard the output; ``complete``: the whole source was read."""
+        ...
 
 
 def frame_stem(pred: Prediction) -> str:

@@ -1,9 +1,7 @@
-"""Input sources: image files, folders, globs, ``.txt`` lists, video files, webcams and streams.
+"""Image sources: single files, folders, globs and ``.txt`` lists of paths, read one image at a time.
 
-Every source is a context manager that yields :class:`Frame` objects (RGB uint8 plus typed metadata) and
-releases what it holds on exit. :func:`open_source` is the one dispatcher from what the user typed to a
-source. Unreadable items of a multi-item source are skipped and listed in ``source.failures``; a source
-that cannot be opened at all raises :class:`~efficientps_app.errors.SourceError`.
+Unreadable images are skipped and listed in ``source.failures``; a source that cannot be opened at all
+raises :class:`~efficientps_app.errors.SourceError`.
 """
 
 from __future__ import annotations
@@ -12,61 +10,14 @@ import glob
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-from typing import Literal, Protocol
 
 import numpy as np
 
 from efficientps_app.errors import SourceError
+from efficientps_app.sources.frames import Frame, FrameMeta, SourceKind
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
-STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
-SourceKind = Literal["images", "video", "live"]
-
-
-@dataclass(frozen=True)
-class FrameMeta:
-    """Where a frame comes from.
-
-    Attributes:
-        index: Position of the frame in its source (0-based; for video, the decoded frame number).
-        source_name: The image path, video path or stream address.
-        timestamp_s: Presentation time in seconds (video: from the stream's pts; live: since the start).
-        fps: The source's nominal frame rate, when it has one.
-        pts: Presentation timestamp in ``time_base`` units (video files), for exact output timing.
-        time_base: Unit of ``pts``.
-        relative_path: For image sources, the path below the folder or list it came from (output names).
-    """
-
-    index: int
-    source_name: str
-    timestamp_s: float | None = None
-    fps: float | None = None
-    pts: int | None = None
-    time_base: Fraction | None = None
-    relative_path: str | None = None
-
-
-@dataclass
-class Frame:
-    """One input image. ``image`` is (H, W, 3) uint8 RGB."""
-
-    image: np.ndarray
-    meta: FrameMeta
-
-
-class Source(Protocol):
-    """What the predictor and the pipeline iterate over."""
-
-    kind: SourceKind
-    name: str
-    total: int | None  # number of frames when known in advance
-    failures: list[str]  # "item: reason" for each skipped item
-
-    def __iter__(self) -> Iterator[Frame]: ...
-    def __enter__(self) -> Source: ...
-    def __exit__(self, *exc: object) -> None: ...
 
 
 @dataclass
@@ -164,51 +115,26 @@ def _list_file(path: Path) -> list[Path]:
     return paths
 
 
-def open_source(
-    spec: str | Path | int,
-    *,
-    recursive: bool = False,
-    stream_buffer: bool = False,
-    vid_stride: int = 1,
-    start: float | None = None,
-    end: float | None = None,
-) -> Source:
-    """Open what the user named: a webcam index, a stream URL, an image, a folder, a glob, a ``.txt`` list
-    of image paths, or a video file.
+def folder_source(folder: Path, recursive: bool, name: str) -> ImageSource:
+    """The images in ``folder`` (and its sub-folders with ``recursive``), in natural order."""
+    return _image_source(_images_in(folder, recursive), folder, name)
 
-    Args:
-        spec: the source as typed on the command line (or an int webcam index).
-        recursive: descend into sub-folders of a folder source.
-        stream_buffer: live sources keep every frame instead of only the latest one.
-        vid_stride: video and live sources keep every N-th frame.
-        start, end: video files only: the time range to read, in seconds.
 
-    Raises:
-        SourceError: nothing usable under that name.
-    """
-    from efficientps_app.video import LiveSource, VideoSource
+def glob_source(pattern: str) -> ImageSource:
+    """The image files matching a glob pattern (``**`` descends), in natural order."""
+    matches = [Path(p) for p in glob.glob(str(Path(pattern).expanduser()), recursive=True)]
+    images = sorted((p for p in matches if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural_key)
+    return _image_source(images, _glob_root(pattern), pattern)
 
-    text = str(spec)
-    if isinstance(spec, int) or text.isdigit():
-        return LiveSource(int(text), stream_buffer=stream_buffer, vid_stride=vid_stride)
-    if text.lower().startswith(STREAM_SCHEMES):
-        return LiveSource(text, stream_buffer=stream_buffer, vid_stride=vid_stride)
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return _image_source(_images_in(path, recursive), path, text)
-    if not path.exists() and any(ch in text for ch in "*?["):
-        matches = [Path(p) for p in glob.glob(str(path), recursive=True)]
-        images = sorted((p for p in matches if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural_key)
-        return _image_source(images, _glob_root(text), text)
-    if not path.exists():
-        raise SourceError(f"{text}: no such file or folder")
-    if not path.is_file():
-        raise SourceError(f"{text}: not a regular file")
-    if path.suffix.lower() == ".txt":
-        return _image_source(_list_file(path), None, text)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return _image_source([path], path.parent, text)
-    return VideoSource(path, vid_stride=vid_stride, start=start, end=end)
+
+def list_source(path: Path, name: str) -> ImageSource:
+    """The image files named in a ``.txt`` list (one path per line, relative to the list, ``#`` comments)."""
+    return _image_source(_list_file(path), None, name)
+
+
+def file_source(path: Path, name: str) -> ImageSource:
+    """One image file."""
+    return _image_source([path], path.parent, name)
 
 
 def _glob_root(pattern: str) -> Path:

@@ -1,4 +1,4 @@
-"""Sources: what open_source accepts, how images are decoded, video timing, corrupt input."""
+"""Image sources: what open_source accepts, how images are decoded, corrupt files."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from efficientps_app.errors import SourceError
-from efficientps_app.sources import open_source, read_image_file
-from tests.media import make_video
+from efficientps_app.sources.dispatch import open_source
+from efficientps_app.sources.images import read_image_file
 
 
 def _png(path: Path, value: int = 0, size: tuple[int, int] = (20, 30)) -> Path:
@@ -90,63 +90,3 @@ def test_exif_orientation_is_applied(tmp_path):
     out = read_image_file(tmp_path / "r.jpg")
     assert out.shape == (20, 10, 3)
     assert out[:5].mean() > 200 and out[-5:].mean() < 50  # the white band is now on top
-
-
-def test_video_frames_timing_stride_and_range(tmp_path):
-    path = make_video(tmp_path / "v.mp4", frames=12, fps=10, audio=None)
-    with open_source(path) as s:
-        frames = list(s)
-    assert s.kind == "video" and s.total == 12 and s.fps == 10
-    assert [round(f.meta.timestamp_s, 3) for f in frames] == [round(0.1 * i, 3) for i in range(12)]
-    assert frames[0].image.shape == (64, 96, 3)
-    with open_source(path, vid_stride=3) as s:
-        assert [f.meta.index for f in s] == [0, 3, 6, 9]
-    with open_source(path, start=0.3, end=0.6) as s:
-        assert [round(f.meta.timestamp_s, 3) for f in s] == [0.3, 0.4, 0.5]
-
-
-def test_variable_frame_rate_timestamps_survive(tmp_path):
-    path = make_video(tmp_path / "vfr.mkv", frames=6, fps=10, audio=None, pts_step=[1, 3])
-    with open_source(path) as s:
-        times = [round(f.meta.timestamp_s, 3) for f in s]
-    assert times == [0.0, 0.1, 0.4, 0.5, 0.8, 0.9]
-
-
-def test_not_a_video_gets_a_clear_error(tmp_path):
-    (tmp_path / "fake.mp4").write_bytes(b"\x00\x01 not a video" * 50)
-    with pytest.raises(SourceError, match="fake.mp4: not an image or a video"):
-        open_source(tmp_path / "fake.mp4")
-
-
-def test_corrupt_packets_are_skipped_and_counted(tmp_path):
-    import av
-
-    path = make_video(tmp_path / "v.mkv", frames=30, fps=10, audio=None)
-    with av.open(str(path)) as c:
-        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
-    data = bytearray(path.read_bytes())
-    for i in (8, 15, 22):  # damage the payload of three packets, keep the container intact
-        pos, size = packets[i]
-        data[pos + size // 3 : pos + size // 3 + 12] = b"\xff" * 12
-    path.write_bytes(bytes(data))
-    with open_source(path) as s:
-        frames = list(s)  # no exception: damaged packets are reported, decoding goes on
-    assert 20 <= len(frames) < 30
-    assert s.failures and all("corrupt data after" in f for f in s.failures)
-
-
-def test_live_source_reads_a_stream_with_buffer(tmp_path):
-    path = make_video(tmp_path / "v.mp4", frames=8, fps=10, audio=None)
-    from efficientps_app.video import LiveSource
-
-    with LiveSource(str(path), stream_buffer=True) as s:
-        frames = list(s)
-    assert s.kind == "live" and len(frames) == 8 and frames[0].image.shape == (64, 96, 3)
-    assert all(b.meta.timestamp_s >= a.meta.timestamp_s for a, b in zip(frames, frames[1:]))
-
-
-def test_unreachable_stream_and_missing_webcam(tmp_path):
-    with pytest.raises(SourceError, match="cannot open the stream"):
-        open_source("rtsp://127.0.0.1:9/none")
-    with pytest.raises(SourceError, match="cannot open the webcam"):
-        open_source("57")

@@ -1,0 +1,12 @@
+"""Options shared by several commands, declared once (same flag, type, default and help everywhere)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or N.")]
+HalfOpt = Annotated[bool, typer.Option("--half", help="fp16 inference (CUDA only).")]
+ImgszOpt = Annotated[int | None, typer.Option("--imgsz", help="Inference size: longer side in pixels.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")]

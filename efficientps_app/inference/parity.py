@@ -1,0 +1,69 @@
+"""The parity check of an exported model: the same images through PyTorch and another backend, compared
+on raw outputs and on the fused panoptic maps (the same fusion function for both)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from model.efficientps import EfficientPS
+from model.outputs import RawOutputs
+
+
+def parity_report(model: EfficientPS, backend, images: dict[str, np.ndarray]) -> dict:
+    """Compare PyTorch and another backend on named RGB uint8 images (same fusion function for both).
+
+    Returns per image: max |difference| of the semantic logits, detections of each side and how many
+    match (same class, box IoU > 0.9), and the share of panoptic pixels that agree up to segment renumbering.
+    """
+    from model.fusion import fuse_panoptic
+
+    report = {}
+    for name, image in images.items():
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255)
+        if backend.input_size is not None:
+            x = torch.nn.functional.interpolate(x, size=backend.input_size, mode="bilinear", align_corners=False)
+        with torch.inference_mode():
+            ref = model.forward_raw(x.to(next(model.parameters()).device))
+        ref = RawOutputs(*(t.cpu() for t in ref))
+        got = backend(x.repeat(backend.batch, 1, 1, 1) if backend.batch > 1 else x)
+        sel = got.batch_index == 0
+        got = RawOutputs(got.sem_logits[:1], *(t[sel] for t in got[1:]))
+        a = fuse_panoptic(ref.sem_logits[0], ref.boxes, ref.labels, ref.scores, ref.mask_logits,
+                          model.cfg.fusion, model.cfg.num_stuff)
+        b = fuse_panoptic(got.sem_logits[0], got.boxes, got.labels, got.scores, got.mask_logits,
+                          model.cfg.fusion, model.cfg.num_stuff)
+        report[name] = {
+            "size": list(x.shape[-2:]),
+            "sem_logits_max_abs_diff": float((ref.sem_logits - got.sem_logits).abs().max()),
+            "detections_torch": len(ref.boxes), "detections_onnx": len(got.boxes),
+            "detections_matched": matched_detections(ref, got),
+            "panoptic_pixel_agreement": panoptic_agreement(a, b),
+        }
+    return report
+
+
+def matched_detections(a: RawOutputs, b: RawOutputs) -> int:
+    from torchvision.ops import box_iou
+
+    if not len(a.boxes) or not len(b.boxes):
+        return 0
+    iou = box_iou(a.boxes, b.boxes) * (a.labels[:, None] == b.labels[None, :])
+    return int((iou.max(1).values > 0.9).sum())
+
+
+def panoptic_agreement(a, b) -> float:
+    """Pixels whose (class, thing instance) agree, with instance ids matched by overlap."""
+    def classes(r):
+        lut = torch.full((max((s.id for s in r.segments), default=0) + 1,), -1, dtype=torch.long)
+        for s in r.segments:
+            lut[s.id] = s.category_id
+        return lut[r.panoptic.long()]
+
+    same_class = classes(a) == classes(b)
+    pa, pb = a.panoptic.long(), b.panoptic.long()
+    n = int(max(pa.max(), pb.max())) + 1
+    joint = torch.bincount((pa * n + pb).flatten(), minlength=n * n).view(n, n)
+    best = joint.argmax(1)  # each id of a mapped to the id of b it overlaps most
+    consistent = best[pa] == pb
+    return float((same_class & consistent).float().mean())

@@ -1,0 +1,56 @@
+"""The frame types every stage uses: :class:`Frame`, its :class:`FrameMeta`, and the :class:`Source` protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal, Protocol
+
+import numpy as np
+
+SourceKind = Literal["images", "video", "live"]
+
+
+@dataclass(frozen=True)
+class FrameMeta:
+    """Where a frame comes from.
+
+    Attributes:
+        index: Position of the frame in its source (0-based; for video, the decoded frame number).
+        source_name: The image path, video path or stream address.
+        timestamp_s: Presentation time in seconds (video: from the stream's pts; live: since the start).
+        fps: The source's nominal frame rate, when it has one.
+        pts: Presentation timestamp in ``time_base`` units (video files), for exact output timing.
+        time_base: Unit of ``pts``.
+        relative_path: For image sources, the path below the folder or list it came from (output names).
+    """
+
+    index: int
+    source_name: str
+    timestamp_s: float | None = None
+    fps: float | None = None
+    pts: int | None = None
+    time_base: Fraction | None = None
+    relative_path: str | None = None
+
+
+@dataclass
+class Frame:
+    """One input image. ``image`` is (H, W, 3) uint8 RGB."""
+
+    image: np.ndarray
+    meta: FrameMeta
+
+
+class Source(Protocol):
+    """What the predictor and the pipeline iterate over."""
+
+    kind: SourceKind
+    name: str
+    total: int | None  # number of frames when known in advance
+    failures: list[str]  # "item: reason" for each skipped item
+
+    def __iter__(self) -> Iterator[Frame]: ...
+    def __enter__(self) -> Source: ...
+    def __exit__(self, *exc: object) -> None: ...
