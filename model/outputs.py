@@ -1,10 +1,17 @@
-"""Typed model outputs. Results hold data only: drawing and saving live in the app's sinks."""
+"""Typed model outputs. Results hold data only: drawing and saving live in the app's sinks.
+
+The segment ids of a :class:`PanopticResult` are 1..K, contiguous and in the order of its segments; every
+transformation of a result (:func:`select_segments`, resizing) keeps that, so a lookup table over segment
+ids always has K + 1 rows and is built in one place, :func:`segment_table`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 
@@ -55,12 +62,51 @@ class Segment:
 class PanopticResult:
     """Panoptic segmentation of one image.
 
+    Invariant: ``segments[i].id == i + 1``. Segment ids are 1..K, contiguous, in the order of ``segments``,
+    and every pixel of ``panoptic`` is 0 (void) or one of them. Construction checks the ids of ``segments``
+    (cheap); the pixels are the producer's promise.
+
     Attributes:
         panoptic: (H, W) int32 segment ids, 0 = void.
-        segments: One entry per id present in ``panoptic`` (except 0), things first.
+        segments: One entry per id 1..K (things first, as the fusion numbers them).
         semantic: (H, W) int64 per-pixel argmax of the semantic logits.
     """
 
     panoptic: torch.Tensor
     segments: tuple[Segment, ...]
     semantic: torch.Tensor
+
+    def __post_init__(self) -> None:
+        ids = [s.id for s in self.segments]
+        if ids != list(range(1, len(ids) + 1)):
+            raise ValueError(f"segment ids must be 1..{len(ids)} in order, got {ids[:20]}")
+
+
+def segment_table(result: PanopticResult, values: Sequence, fill=0, dtype=np.int64) -> np.ndarray:
+    """A lookup table over segment ids, so that ``table[panoptic]`` maps a whole id map at once.
+
+    Args:
+        result: whose segments index the table.
+        values: one value (or row) per segment, in the order of ``result.segments``.
+        fill: the value (or row) of void, id 0.
+        dtype: the table's dtype.
+
+    Returns:
+        (K + 1,) or (K + 1, C) array with ``table[0] = fill`` and ``table[s.id] = values[s.id - 1]``.
+    """
+    table = np.full((len(result.segments) + 1, *np.shape(fill)), fill, dtype)
+    if len(result.segments):
+        table[1:] = np.asarray(values, dtype).reshape(len(result.segments), *np.shape(fill))
+    return table
+
+
+def select_segments(result: PanopticResult, keep: Sequence[bool]) -> PanopticResult:
+    """The result with only the segments where ``keep`` is true (one flag per segment), renumbered 1..K' in
+    their order; the pixels of the others become void (0). The semantic map is unchanged."""
+    keep = [bool(k) for k in keep]
+    if all(keep):
+        return result
+    new_ids = np.cumsum(keep) * np.asarray(keep, np.int64)
+    table = torch.from_numpy(segment_table(result, new_ids, dtype=np.int32)).to(result.panoptic.device)
+    segments = tuple(replace(s, id=int(n)) for s, n, k in zip(result.segments, new_ids, keep) if k)
+    return PanopticResult(table[result.panoptic.long()], segments, result.semantic)

@@ -16,7 +16,7 @@ import numpy as np
 from cityscapesscripts.helpers.labels import id2label, labels
 
 from model.classes import ClassSpec
-from model.outputs import PanopticResult
+from model.outputs import PanopticResult, segment_table
 from train.data import DatasetError
 
 
@@ -65,15 +65,12 @@ def gt_from_instance_ids(inst: np.ndarray) -> tuple[np.ndarray, list[PanopticSeg
 def prediction_to_cityscapes(result: PanopticResult, classes: tuple[ClassSpec, ...]) -> tuple[np.ndarray, list[PanopticSegment]]:
     """A :class:`PanopticResult` as Cityscapes ids (stuff = labelId, thing = labelId * 1000 + k)."""
     pan = result.panoptic.cpu().numpy()
-    lut = np.zeros(len(result.segments) + 1, np.int64)
     segments = []
     for seg in result.segments:
         label_id = classes[seg.category_id].label_id
         new_id = label_id * 1000 + seg.id if seg.is_thing else label_id
-        lut[seg.id] = new_id
-        x, y, w, h = seg.bbox
-        segments.append(PanopticSegment(new_id, label_id, seg.area, (x, y, w, h)))
-    return lut[pan], segments
+        segments.append(PanopticSegment(new_id, label_id, seg.area, seg.bbox))
+    return segment_table(result, [s.id for s in segments])[pan], segments
 
 
 def id_to_rgb(ids: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from model.efficientps import EfficientPS
-from model.outputs import RawOutputs
+from model.outputs import RawOutputs, segment_table
 
 
 def parity_report(model: EfficientPS, backend, images: dict[str, np.ndarray]) -> dict:
@@ -55,10 +55,7 @@ def matched_detections(a: RawOutputs, b: RawOutputs) -> int:
 def panoptic_agreement(a, b) -> float:
     """Pixels whose (class, thing instance) agree, with instance ids matched by overlap."""
     def classes(r):
-        lut = torch.full((max((s.id for s in r.segments), default=0) + 1,), -1, dtype=torch.long)
-        for s in r.segments:
-            lut[s.id] = s.category_id
-        return lut[r.panoptic.long()]
+        return torch.from_numpy(segment_table(r, [s.category_id for s in r.segments], fill=-1))[r.panoptic.long()]
 
     same_class = classes(a) == classes(b)
     pa, pb = a.panoptic.long(), b.panoptic.long()

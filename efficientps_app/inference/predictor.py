@@ -25,7 +25,7 @@ from efficientps_app.threads import prefetch
 from efficientps_app.timings import Timings
 from model.classes import ClassSpec
 from model.fusion import describe_segments, fuse_panoptic
-from model.outputs import PanopticResult, RawOutputs
+from model.outputs import PanopticResult, RawOutputs, select_segments
 
 
 @dataclass(frozen=True)
@@ -235,26 +235,15 @@ def _class_ids(wanted: Sequence[str | int], classes: tuple[ClassSpec, ...]) -> f
 
 
 def keep_classes(result: PanopticResult, keep: frozenset[int]) -> PanopticResult:
-    """The result with segments of other classes turned into void (0); ids are unchanged."""
-    kept = tuple(s for s in result.segments if s.category_id in keep)
-    if len(kept) == len(result.segments):
-        return result
-    lut = torch.zeros(max((s.id for s in result.segments), default=0) + 1, dtype=result.panoptic.dtype,
-                      device=result.panoptic.device)
-    for s in kept:
-        lut[s.id] = s.id
-    return PanopticResult(lut[result.panoptic.long()], kept, result.semantic)
+    """The result with segments of other classes turned into void (0), renumbered 1..K'."""
+    return select_segments(result, [s.category_id in keep for s in result.segments])
 
 
 def resize_result(result: PanopticResult, size: tuple[int, int]) -> PanopticResult:
-    """Nearest-neighbour resize of a result to (H, W), with areas and boxes recomputed (and segments that
-    vanish dropped). Segment ids are renumbered 1..K in their order."""
-    pan = F.interpolate(result.panoptic[None, None].float(), size=size, mode="nearest-exact")[0, 0].long()
+    """Nearest-neighbour resize of a result to (H, W), with areas and boxes recomputed; segments that vanish
+    are dropped and the rest renumbered 1..K' in their order."""
+    pan = F.interpolate(result.panoptic[None, None].float(), size=size, mode="nearest-exact")[0, 0].int()
     sem = F.interpolate(result.semantic[None, None].float(), size=size, mode="nearest-exact")[0, 0].long()
-    lut = torch.zeros(max((s.id for s in result.segments), default=0) + 1, dtype=torch.long, device=pan.device)
-    for new_id, seg in enumerate(result.segments, start=1):
-        lut[seg.id] = new_id
-    pan = lut[pan].int()
     info = [(s.category_id, s.is_thing, s.score) for s in result.segments]
-    segments = tuple(s for s in describe_segments(pan, info) if s.area > 0)
-    return PanopticResult(pan, segments, sem)
+    resized = PanopticResult(pan, describe_segments(pan, info), sem)
+    return select_segments(resized, [s.area > 0 for s in resized.segments])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from model.outputs import PanopticResult
+from model.outputs import PanopticResult, segment_table
 
 
 class Tracker:
@@ -42,28 +42,26 @@ class Tracker:
             self._seen = np.zeros(small.shape, np.int64)
         alive = self._frame - self._seen <= self.max_age
         memory = np.where(alive, self._memory, 0)
-        assignment = self._match(small, memory, things)
+        is_thing = np.array([s.is_thing for s in result.segments], bool)
+        rank = segment_table(result, np.cumsum(is_thing) * is_thing)[small]  # i: things[i - 1], 0: none
+        assignment = self._match(rank, memory, things)
         for seg in things:
             if seg.id not in assignment:
                 assignment[seg.id] = self._next_id
                 self._next_id += 1
             self._category[assignment[seg.id]] = seg.category_id
-        lut = np.zeros(max((s.id for s in result.segments), default=0) + 1, np.int64)
-        for sid, tid in assignment.items():
-            lut[sid] = tid
-        current = lut[np.clip(small, 0, len(lut) - 1)]
+        current = segment_table(result, [assignment.get(s.id, 0) for s in result.segments])[small]
         here = current > 0
         self._memory = np.where(here, current, memory)
         self._seen = np.where(here, self._frame, self._seen)
         return assignment
 
-    def _match(self, small: np.ndarray, memory: np.ndarray, things: list) -> dict[int, int]:
+    def _match(self, rank: np.ndarray, memory: np.ndarray, things: list) -> dict[int, int]:
+        """``rank``: on the memory grid, i where ``things[i - 1]`` is, 0 elsewhere."""
         if not things or not memory.any():
             return {}
         seg_ids = np.array([s.id for s in things])
-        seg_lut = np.zeros(int(small.max()) + 1, np.int64)
-        seg_lut[seg_ids] = np.arange(1, len(seg_ids) + 1)
-        a = seg_lut[small].ravel()
+        a = rank.ravel()
         tracks, b = np.unique(memory.ravel(), return_inverse=True)  # tracks[0] == 0
         n_a, n_b = len(seg_ids) + 1, len(tracks)
         joint = np.bincount(a * n_b + b, minlength=n_a * n_b).reshape(n_a, n_b)

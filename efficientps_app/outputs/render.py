@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from model.classes import ClassSpec
-from model.outputs import PanopticResult
+from model.outputs import PanopticResult, segment_table
 
 _GOLDEN = 0.6180339887498949
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -51,16 +51,15 @@ def instance_shade(color: tuple[int, int, int], key: int) -> tuple[int, int, int
 def segment_colors(
     result: PanopticResult, classes: tuple[ClassSpec, ...], track_ids: dict[int, int] | None = None
 ) -> np.ndarray:
-    """(max_id + 1, 3) uint8 colour of each segment id; id 0 (void) is black."""
-    n = max((s.id for s in result.segments), default=0) + 1
-    lut = np.zeros((n, 3), np.uint8)
+    """(K + 1, 3) uint8 colour of each segment id; id 0 (void) is black."""
+    colors = []
     for seg in result.segments:
         color = classes[seg.category_id].color
         if seg.is_thing:
             key = track_ids.get(seg.id, seg.id) if track_ids else seg.id
             color = instance_shade(color, key)
-        lut[seg.id] = color
-    return lut
+        colors.append(color)
+    return segment_table(result, colors, fill=(0, 0, 0), dtype=np.uint8)
 
 
 def _as_numpy(panoptic: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -91,21 +90,19 @@ def overlay(image: np.ndarray, colored: np.ndarray, alpha: float, mask: np.ndarr
     return blended
 
 
-def member_mask(panoptic: np.ndarray, ids) -> np.ndarray:
-    """(H, W) bool: pixels whose id is one of ``ids``."""
-    ids = np.asarray(ids, np.int64)
-    flags = np.zeros((int(max(panoptic.max(initial=0), ids.max(initial=0))) + 1, 1), np.uint8)
-    flags[ids] = 1
-    return _lookup(panoptic, flags)[..., 0].astype(bool)
+def member_mask(panoptic: np.ndarray, result: PanopticResult, flags: list[bool]) -> np.ndarray:
+    """(H, W) bool: pixels of the segments whose flag (one per segment of ``result``) is set."""
+    table = segment_table(result, flags, fill=(0,), dtype=np.uint8)
+    return _lookup(panoptic, table)[..., 0].astype(bool)
 
 
-def boundaries(panoptic: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
-    """(H, W) bool: pixels whose right or lower neighbour has another id (``only``: ids to outline)."""
+def boundaries(panoptic: np.ndarray, marked: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) bool: pixels whose right or lower neighbour has another id (``marked``: only the outlines of
+    the segments in this (H, W) bool mask, from :func:`member_mask`)."""
     edge = np.zeros(panoptic.shape, bool)
     dx = panoptic[:, 1:] != panoptic[:, :-1]
     dy = panoptic[1:] != panoptic[:-1]
-    if only is not None:
-        marked = member_mask(panoptic, only)
+    if marked is not None:
         dx &= marked[:, 1:] | marked[:, :-1]
         dy &= marked[1:] | marked[:-1]
     edge[:, 1:] |= dx
@@ -217,9 +214,9 @@ def render(
     colored = colorize(panoptic, segment_colors(result, classes, track_ids))
     out = overlay(image, colored, options.alpha, panoptic > 0)
     if options.contours:
-        things = np.array([s.id for s in result.segments if s.is_thing], np.int64)
-        if things.size:
-            edge = boundaries(panoptic, things)
+        things = [s.is_thing for s in result.segments]
+        if any(things):
+            edge = boundaries(panoptic, member_mask(panoptic, result, things))
             if image.shape[0] >= 720:
                 edge = cv2.dilate(edge.astype(np.uint8), np.ones((2, 2), np.uint8)).astype(bool)
             out[edge] = (255, 255, 255)
@@ -248,8 +245,8 @@ def render_view(
     """What the viewer shows: one of :data:`VIEW_MODES`, without the classes in ``hidden`` (train ids) and,
     with ``isolated`` (a segment id), only that segment."""
     panoptic = _as_numpy(result.panoptic).astype(np.int32)
-    shown = [s for s in result.segments if s.category_id not in hidden and (isolated is None or s.id == isolated)]
-    mask = member_mask(panoptic, [s.id for s in shown])
+    shown = [s.category_id not in hidden and (isolated is None or s.id == isolated) for s in result.segments]
+    mask = member_mask(panoptic, result, shown)
     if mode == "raw":
         return image.copy()
     if mode == "boundaries":
@@ -257,16 +254,15 @@ def render_view(
         out[boundaries(panoptic) & mask] = (255, 255, 255)
         return out
     if mode == "semantic":  # class colours only, no instance shades
-        lut = np.zeros((max((s.id for s in result.segments), default=0) + 1, 3), np.uint8)
-        for s in result.segments:
-            lut[s.id] = classes[s.category_id].color
+        lut = segment_table(result, [classes[s.category_id].color for s in result.segments], (0, 0, 0), np.uint8)
         return overlay(image, colorize(panoptic, lut), 1.0, mask)
     lut = segment_colors(result, classes, track_ids)
-    things = np.array([s.id for s in shown if s.is_thing], np.int64)
+    things = [show and s.is_thing for show, s in zip(shown, result.segments)]
+    thing_mask = member_mask(panoptic, result, things)
     if mode == "instances":  # things in their shades over a dimmed image
-        return overlay((image // 3).astype(np.uint8), colorize(panoptic, lut), 1.0, member_mask(panoptic, things))
+        return overlay((image // 3).astype(np.uint8), colorize(panoptic, lut), 1.0, thing_mask)
     out = overlay(image, colorize(panoptic, lut), alpha, mask)
-    if things.size:
-        out[boundaries(panoptic, things)] = (255, 255, 255)
+    if any(things):
+        out[boundaries(panoptic, thing_mask)] = (255, 255, 255)
     return out
 

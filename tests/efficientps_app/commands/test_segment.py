@@ -155,3 +155,23 @@ def test_saved_panoptic_is_scored_by_evaluate(tiny_weights, tmp_path, capsys):
                  "--json", str(tmp_path / "r.json")]) == 0
     results = json.loads((tmp_path / "r.json").read_text())
     assert 0.0 <= results["All"]["pq"] <= 1.0 and results["All"]["n"] > 0
+
+
+def test_class_filter_with_panoptic_output_on_the_demo_drive(tmp_path, capsys):
+    """segment --classes car --save-panoptic on the demo drive ended in an internal IndexError."""
+    from efficientps_app.assets import DEMO_VIDEO, DEMO_WEIGHTS
+
+    out = tmp_path / "cars.mp4"
+    code, _, err = run(["segment", str(DEMO_VIDEO), "-o", str(out), "--weights", str(DEMO_WEIGHTS), "--classes", "car",
+                        "--save-panoptic", "--max-frames", "10", "-q"], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "cars_panoptic.json").read_text())
+    assert len(data["annotations"]) == 10
+    cars = 0
+    for ann in data["annotations"]:
+        png = np.asarray(Image.open(tmp_path / "cars_panoptic" / ann["file_name"])).astype(np.int64)
+        ids = png[..., 0] + 256 * png[..., 1] + 65536 * png[..., 2]
+        assert set(np.unique(ids).tolist()) - {0} == {s["id"] for s in ann["segments_info"]}
+        assert all(s["category_id"] == 26 for s in ann["segments_info"])  # car's labelId
+        cars += len(ann["segments_info"])
+    assert cars > 0

@@ -85,3 +85,22 @@ def test_bad_weights_and_images(tiny_weights, tmp_path):
         Predictor(tmp_path / "junk.safetensors")
     with pytest.raises(EfficientPSError, match="uint8 RGB"):
         Predictor(tiny_weights, device="cpu").predict(np.zeros((10, 10), np.float32))
+
+
+def test_class_filter_keeps_ids_contiguous_for_the_panoptic_writer():
+    """A car that is not the first segment: filtered results renumber, so COCO ids fit (was an IndexError)."""
+    from model.classes import CITYSCAPES_CLASSES
+    from train.panoptic_io import prediction_to_cityscapes
+
+    result = make_result(20, 30, [(0, 0, 5, 5, 11), (5, 5, 10, 10, 13), (10, 10, 15, 15, 11), (20, 5, 25, 15, 13)])
+    cars = keep_classes(result, frozenset({13}))
+    assert [s.id for s in cars.segments] == [1, 2] and set(cars.panoptic.unique().tolist()) == {0, 1, 2}
+    ids, segments = prediction_to_cityscapes(cars, CITYSCAPES_CLASSES)
+    assert set(np.unique(ids).tolist()) == {0, 26001, 26002} and [s.id for s in segments] == [26001, 26002]
+
+
+def test_resize_drops_a_vanished_segment_and_renumbers():
+    result = make_result(40, 60, [(0, 0, 1, 1, 11), (10, 10, 30, 30, 13)])  # a one-pixel person vanishes at 1/4
+    small = resize_result(result, (10, 15))
+    assert [(s.id, s.category_id) for s in small.segments] == [(1, 13), (2, 0)]
+    assert set(small.panoptic.unique().tolist()) == {1, 2}
