@@ -2,7 +2,9 @@
 
     source --[decode thread]--> queue(8) --[caller: inference + fusion]--> queue(8) --[writer thread]--> sinks
 
-Memory stays flat however long the video or stream: at most a few frames wait in each queue. Errors in
+Live sources have no decode queue: their grabber hands the newest frame straight to the model
+(:func:`~efficientps_app.sources.frames.read_ahead`). Memory stays flat however long the video or
+stream: at most a few frames wait in each queue. Errors in
 a worker thread are raised in the caller; Ctrl-C finalises the outputs written so far, then propagates.
 """
 

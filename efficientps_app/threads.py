@@ -1,5 +1,6 @@
-"""Threading helpers shared by the predictor and the pipeline: a worker thread that keeps its exception,
-a bounded put that gives up when asked to, and read-ahead of an iterator in a background thread."""
+"""Threading helpers shared by the sources, the predictor and the pipeline: a worker thread that keeps its
+exception, a bounded put that gives up when asked to, read-ahead of an iterator in a background thread,
+and the two hand-overs of a live source (the latest item only, or every item in order)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,11 @@ def put_while(q: queue.Queue, item: object, go_on: Callable[[], bool]) -> bool:
 
 
 def prefetch(frames: Iterable, timings: Timings | None = None, size: int = QUEUE_SIZE) -> Iterator:
-    """Iterate ``frames`` in a background thread, ``size`` items ahead; decode time goes to ``timings``."""
+    """Iterate ``frames`` in a background thread, ``size`` items ahead (``size=0``: in the caller's thread,
+    nothing read ahead); decode time goes to ``timings``."""
+    if size == 0:
+        yield from _timed(frames, timings)
+        return
     q: queue.Queue = queue.Queue(maxsize=size)
 
     def produce(stop: threading.Event) -> None:
@@ -74,3 +79,67 @@ def prefetch(frames: Iterable, timings: Timings | None = None, size: int = QUEUE
         worker.join(timeout=5)
     if worker.error is not None:
         raise worker.error
+
+
+def _timed(frames: Iterable, timings: Timings | None) -> Iterator:
+    iterator = iter(frames)
+    while True:
+        t0 = time.perf_counter()
+        item = next(iterator, DONE)
+        if item is DONE:
+            return
+        if timings is not None:
+            timings.add("decode", time.perf_counter() - t0)
+        yield item
+
+
+class LatestSlot:
+    """Holds one item: ``put`` replaces what is there at once (counting it in ``dropped``), ``get`` waits for
+    an item; ``close`` ends the stream after the item still held. The consumer always gets the newest item
+    and the producer never waits."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: object = DONE
+        self._closed = False
+        self.dropped = 0
+
+    def put(self, item: object) -> None:
+        with self._cond:
+            if self._item is not DONE:
+                self.dropped += 1
+            self._item = item
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def get(self) -> object:
+        """The newest item, or :data:`DONE` once closed and empty."""
+        with self._cond:
+            while self._item is DONE and not self._closed:
+                self._cond.wait()
+            item, self._item = self._item, DONE
+            return item
+
+
+class OrderedBuffer:
+    """Every item in order, at most ``size`` waiting: ``put`` waits for room while ``go_on()``; the same
+    ``put``/``close``/``get`` as :class:`LatestSlot`."""
+
+    dropped = 0
+
+    def __init__(self, size: int, go_on: Callable[[], bool]) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=size)
+        self._go_on = go_on
+
+    def put(self, item: object) -> None:
+        put_while(self._queue, item, self._go_on)
+
+    def close(self) -> None:
+        put_while(self._queue, DONE, self._go_on)
+
+    def get(self) -> object:
+        return self._queue.get()

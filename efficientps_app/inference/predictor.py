@@ -20,7 +20,7 @@ from efficientps_app.errors import EfficientPSError
 from efficientps_app.inference.backends import RawModel, load_backend
 from efficientps_app.inference.tracking import Tracker
 from efficientps_app.sources.dispatch import open_source
-from efficientps_app.sources.frames import Frame, Source
+from efficientps_app.sources.frames import Frame, Source, read_ahead
 from efficientps_app.threads import prefetch
 from efficientps_app.timings import Timings
 from model.classes import ClassSpec
@@ -184,7 +184,7 @@ class Predictor:
             return
         tracker = Tracker() if (track if track is not None else source.kind != "images") else None
         frames: list[Frame] = []
-        for frame in prefetch(source, self.timings):
+        for frame in prefetch(source, self.timings, read_ahead(source.kind)):
             frames.append(frame)
             if len(frames) < self.batch:
                 continue

@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 SourceKind = Literal["images", "video", "live"]
+FILE_READ_AHEAD = 8  # frames of image and video files decoded ahead of the model
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,10 @@ class Source(Protocol):
     def __iter__(self) -> Iterator[Frame]: ...
     def __enter__(self) -> Source: ...
     def __exit__(self, *exc: object) -> None: ...
+
+
+def read_ahead(kind: SourceKind) -> int:
+    """Frames decoded ahead of the model, for every kind of source: none for live sources (their grabber
+    hands over the latest frame, so what is segmented is never older than one inference), a bounded few
+    for files (decoding overlaps inference; memory stays flat)."""
+    return 0 if kind == "live" else FILE_READ_AHEAD

@@ -1,17 +1,23 @@
-"""Live sources: webcams and streams."""
+"""Live sources: webcams and streams; the latest frame wins, with no read-ahead in front of the model."""
 
 from __future__ import annotations
 
+import itertools
+import time
+
+import numpy as np
 import pytest
 
 from efficientps_app.errors import SourceError
+from efficientps_app.inference.predictor import Predictor
 from efficientps_app.sources.dispatch import open_source
+from efficientps_app.sources.live import LiveSource
+from efficientps_app.threads import DONE, LatestSlot
 from tests.media import make_video
 
 
 def test_live_source_reads_a_stream_with_buffer(tmp_path):
     path = make_video(tmp_path / "v.mp4", frames=8, fps=10, audio=None)
-    from efficientps_app.sources.live import LiveSource
 
     with LiveSource(str(path), stream_buffer=True) as s:
         frames = list(s)
@@ -24,3 +30,68 @@ def test_unreachable_stream_and_missing_webcam(tmp_path):
         open_source("rtsp://127.0.0.1:9/none")
     with pytest.raises(SourceError, match="cannot open the webcam"):
         open_source("57")
+
+
+class FakeCamera:
+    """A fast camera (``interval`` s per frame) for LiveSource; remembers when it delivered each frame."""
+
+    def __init__(self, frames: int = 2000, interval: float = 0.005, size: tuple[int, int] = (64, 96)) -> None:
+        self.frames, self.interval, self.size = frames, interval, size
+        self.times: list[float] = []
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's names
+        return True
+
+    def get(self, prop: int) -> float:
+        return 1 / self.interval
+
+    def read(self):
+        time.sleep(self.interval)
+        if len(self.times) >= self.frames:
+            return False, None
+        self.times.append(time.monotonic())
+        return True, np.full((*self.size, 3), len(self.times) % 256, np.uint8)
+
+    def release(self) -> None:
+        pass
+
+
+class SlowBackend:
+    """Wraps a backend so that each forward pass takes ``seconds`` longer."""
+
+    def __init__(self, inner, seconds: float) -> None:
+        self.inner, self.seconds = inner, seconds
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def __call__(self, batch):
+        time.sleep(self.seconds)
+        return self.inner(batch)
+
+
+def test_a_slow_model_segments_fresh_frames_of_a_fast_camera(tiny_weights):
+    """200 fps camera, ~5 fps model: each segmented frame is less than two inference periods old (with a
+    read-ahead queue in front of the model it was about eight)."""
+    predictor = Predictor(tiny_weights, device="cpu")
+    predictor.backend = SlowBackend(predictor.backend, 0.2)
+    camera = FakeCamera()
+    ages, done = [], []
+    with LiveSource("fake camera", capture=camera) as source:
+        for pred in itertools.islice(predictor.stream(source), 10):
+            done.append(time.monotonic())
+            ages.append(done[-1] - camera.times[pred.frame.meta.index])
+        dropped = source.dropped
+    periods = np.diff(done)  # the time the model took for each frame after the first (any machine load)
+    assert periods.min() >= 0.2 and dropped > 0
+    assert all(age < 2 * period for age, period in zip(ages[1:], periods)), (ages, periods.tolist())
+
+
+def test_the_latest_frame_replaces_the_waiting_one_at_once():
+    slot = LatestSlot()
+    start = time.monotonic()
+    for i in range(5):
+        slot.put(i)
+    assert time.monotonic() - start < 0.05 and slot.dropped == 4
+    slot.close()
+    assert slot.get() == 4 and slot.get() is DONE
