@@ -48,6 +48,7 @@ def error_line(message: str) -> None:
 # Errors of the library packages that mean "bad input", checked by name so that the CLI does not import
 # torch just to recognise them.
 _LIBRARY_ERRORS = (
+    ("model.device", "DeviceError"),
     ("model.weights", "WeightsFileError"),
     ("train.data", "DatasetError"),
     ("train.checkpoint", "CheckpointError"),

@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from model.config import PRESETS, config_to_dict
+from model.device import torch_device
 from model.efficientps import EfficientPS, build_efficientps
 from model.weights import load_backbone_weights, save_model
 from train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -71,15 +72,6 @@ class FitResult:
     last_eval: dict | None
 
 
-def select_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"device {name!r} asked for, but CUDA is not available here")
-    return device
-
-
 class _StopFlag:
     """Set by SIGINT/SIGTERM; the loop finishes its step, saves and returns."""
 
@@ -108,7 +100,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, reporter: Reporter, info: DistInfo) -> None:
         self.cfg, self.reporter, self.info = cfg, reporter, info
-        self.device = select_device(cfg.device, info.local_rank)
+        self.device = torch_device(cfg.device, info.local_rank)
         self.amp = cfg.amp
         if self.amp == "fp16" and self.device.type != "cuda":
             reporter.message("fp16 needs CUDA: using bf16 autocast on the CPU instead")

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from efficientps_app.commands.options import DeviceOpt
 from efficientps_app.errors import EfficientPSError
 
 stdout = Console(highlight=False)
@@ -42,7 +43,7 @@ def evaluate(
     weights: Annotated[Path | None, typer.Option("--weights", help="A .safetensors model to run on the split.")] = None,
     predictions: Annotated[Path | None, typer.Option("--predictions", help="COCO panoptic PRED.json (PNGs in PRED/).")] = None,
     split: Annotated[str, typer.Option("--split")] = "val",
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N")] = "auto",
+    device: DeviceOpt = "auto",
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images (weights only).")] = None,
     output: Annotated[Path | None, typer.Option("--json", help="Where to write the results JSON.")] = None,
 ) -> int:
@@ -62,10 +63,10 @@ def evaluate(
             results = evaluate_files(predictions, gt_json, progress=lambda: progress.advance(task))
             source = predictions
         else:
+            from model.device import torch_device
             from model.weights import load_model
-            from train.loop import select_device
 
-            dev = select_device(device)
+            dev = torch_device(device)
             model = load_model(weights, device=dev)
             samples = find_samples(data, split)[:limit]
             task = progress.add_task(f"evaluating {len(samples)} images", total=len(samples))

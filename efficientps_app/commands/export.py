@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from efficientps_app.commands.options import OverwriteOpt
+from efficientps_app.commands.options import DEVICE_HELP, OverwriteOpt
 from efficientps_app.errors import EXIT_ERROR, EfficientPSError, stderr
 
 PARITY_TARGET = 0.995
@@ -24,14 +24,14 @@ def export_onnx(
     opset: Annotated[int, typer.Option("--opset", min=11, max=21, help="ONNX opset.")] = 17,
     half: Annotated[bool, typer.Option("--half", help="fp16 weights and compute for CUDA (fp32 in/out).")] = False,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per run (fixed in the graph).")] = 1,
-    device: Annotated[str, typer.Option("--device", help="Where to trace: cpu, or cuda for --half.")] = "cpu",
+    device: Annotated[str, typer.Option("--device", help=f"Where to trace ({DEVICE_HELP[:-1]}); cuda for --half.")] = "cpu",
     parity: Annotated[bool, typer.Option("--parity/--no-parity", help="Compare with PyTorch after export.")] = True,
     overwrite: OverwriteOpt = False,
 ) -> int:
     """Export a model to ONNX (forward_raw: the fusion runs outside, shared with PyTorch) and check its parity."""
     from efficientps_app.errors import WeightsError
-    from efficientps_app.inference.backends import resolve_device
     from efficientps_app.inference.export import ExportSpec, export_onnx as export
+    from model.device import torch_device
     from model.weights import WeightsFileError, load_model
 
     if imgsz is not None and dynamic:
@@ -41,7 +41,7 @@ def export_onnx(
         raise EfficientPSError(f"-o {out}: the output must end in .onnx")
     if out.exists() and not overwrite:
         raise EfficientPSError(f"{out} already exists; pass --overwrite to replace it")
-    dev = resolve_device(device)
+    dev = torch_device(device)
     try:
         model = load_model(weights, device=dev)
     except WeightsFileError as err:

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or N.")]
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or N."  # what model.device.parse_device reads
+DeviceOpt = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
 HalfOpt = Annotated[bool, typer.Option("--half", help="fp16 inference (CUDA only).")]
 ImgszOpt = Annotated[int | None, typer.Option("--imgsz", help="Inference size: longer side in pixels.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")]

@@ -11,6 +11,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TimeRemainingColumn)
 from rich.text import Text
 
+from efficientps_app.commands.options import DEVICE_HELP
 from efficientps_app.errors import EXIT_INTERRUPTED, EfficientPSError
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -79,7 +80,7 @@ def train(
                                                  help="Scale the lr linearly by this run's total batch / the recipe's.")] = None,
     crop: Annotated[tuple[int, int] | None, typer.Option("--crop", help="Random crop height and width.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N")] = None,
+    device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)] = None,
     amp: Annotated[bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (fp16 on CUDA, bf16 on CPU).")] = None,
     eval_interval: Annotated[int | None, typer.Option("--eval-interval", min=1, help="Evaluate every N epochs.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Run folder runs/train/NAME.")] = None,

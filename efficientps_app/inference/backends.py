@@ -14,6 +14,7 @@ import torch
 
 from efficientps_app.errors import EfficientPSError, WeightsError
 from model.config import EfficientPSConfig
+from model.device import torch_device
 from model.outputs import RawOutputs
 
 
@@ -29,31 +30,6 @@ class RawModel(Protocol):
     note: str  # one line saying what runs
 
     def __call__(self, images: torch.Tensor) -> RawOutputs: ...
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N`` or a bare GPU index ``N``.
-
-    Raises:
-        EfficientPSError: the name is not a device, or CUDA is asked for and not available.
-    """
-    name = name.strip().lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.isdigit():
-        name = f"cuda:{name}"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise EfficientPSError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or N") from None
-    if device.type not in ("cpu", "cuda"):
-        raise EfficientPSError(f"--device {name!r}: only cpu and cuda devices are supported")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise EfficientPSError(f"--device {name}: CUDA is not available here (CPU-only torch or no GPU); use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise EfficientPSError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
-    return device
 
 
 class TorchBackend:
@@ -105,7 +81,7 @@ def load_backend(weights: str | Path, device: str, half: bool, score_thresh: flo
         hint = "export it with 'efficientps export-onnx'" if kind == "onnx" else "use the .safetensors it came from"
         raise EfficientPSError(f"--backend {kind}: {path.name} is a {found} model; {hint}")
     if found == "torch":
-        return TorchBackend(path, resolve_device(device), half, score_thresh)
+        return TorchBackend(path, torch_device(device), half, score_thresh)
     from efficientps_app.inference.onnx_backend import OnnxBackend
 
     return OnnxBackend(path, device, threads)

@@ -16,6 +16,7 @@ import torch
 from efficientps_app.errors import EfficientPSError, WeightsError
 from efficientps_app.inference.onnx_format import read_onnx_metadata
 from model.config import config_from_dict
+from model.device import parse_device
 from model.outputs import RawOutputs
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -34,21 +35,19 @@ def choose_providers(device: str, available: list[str]) -> list:
     """Execution providers for a ``--device`` value, CUDA first when it is wanted and present.
 
     Raises:
-        EfficientPSError: CUDA asked for and this onnxruntime has no CUDA provider; an unknown device.
+        EfficientPSError: CUDA asked for and this onnxruntime has no CUDA provider.
+        DeviceError: not a device name.
     """
-    name = device.strip().lower()
-    if name == "cpu":
+    request = parse_device(device)
+    if request.kind == "cpu":
         return [CPU]
-    if name == "auto":
+    if request.kind == "auto":
         return [CUDA, CPU] if CUDA in available else [CPU]
-    index = name.removeprefix("cuda").removeprefix(":") if name.startswith("cuda") else name
-    if not (index == "" or index.isdigit()):
-        raise EfficientPSError(f"--device {device!r}: expected auto, cpu, cuda, cuda:N or N")
     if CUDA not in available:
         raise EfficientPSError(f"--device {device}: this onnxruntime has no CUDA provider (a CPU-only wheel); "
                                "install 'efficientps[gpu]' (onnxruntime-gpu) instead of 'efficientps[cpu]', "
                                "or use --device cpu")
-    return [(CUDA, {"device_id": int(index or 0)}), CPU]
+    return [(CUDA, {"device_id": request.index or 0}), CPU]
 
 
 class OnnxBackend:
@@ -78,7 +77,7 @@ class OnnxBackend:
         except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
             raise WeightsError(f"{path}: ONNX Runtime cannot load the model ({str(err).splitlines()[0][:200]})") from None
         self.active = self.session.get_providers()[0]
-        wanted_cuda = providers[0] != CPU and device.strip().lower() != "auto"
+        wanted_cuda = parse_device(device).kind == "cuda"
         if wanted_cuda and self.active != CUDA:
             raise EfficientPSError(f"--device {device}: ONNX Runtime could not start its CUDA provider (CUDA or cuDNN "
                                    "libraries missing or not matching this onnxruntime-gpu); use --device cpu")

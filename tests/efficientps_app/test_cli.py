@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from efficientps_app import __version__
 from efficientps_app.cli import main
@@ -82,3 +84,27 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and proc.stdout == ""
     proc = subprocess.run([sys.executable, "-m", "efficientps_app", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("efficientps ")
+
+
+@pytest.mark.parametrize("command", ["segment IN --weights W", "view IN --screenshot shot.png --weights W",
+                                     "evaluate --data DATA --weights W",
+                                     "export-onnx --weights W", "train --data DATA --epochs 1"])
+def test_every_command_reads_device_the_same_way(command, tiny_weights, tmp_path, capsys, monkeypatch):
+    """One --device reader: 'evaluate --device 0' was an internal error (Invalid device string: '0')."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: '--device 0' is not an error here")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "IN").mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "IN" / "a.png")
+    if "DATA" in command:
+        assert main(["data", "synth", "DATA", "--train", "1", "--val", "1", "--size", "64", "128"]) == 0
+        assert main(["data", "prepare", "DATA"]) == 0
+    args = [str(tiny_weights) if a == "W" else a for a in command.split()]
+    for device, message in (("0", "--device 0: CUDA is not available here"),
+                            ("tpu", "--device 'tpu': expected auto, cpu, cuda, cuda:N or N")):
+        capsys.readouterr()
+        code, _, err = run([*args, "--device", device], capsys)
+        assert code == 1 and message in err and "internal error" not in err, err
+        assert len(err.strip().splitlines()) == 1, err

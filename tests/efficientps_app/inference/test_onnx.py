@@ -19,6 +19,7 @@ from efficientps_app.inference.onnx_backend import CPU, CUDA, OnnxBackend, choos
 from efficientps_app.inference.parity import matched_detections, parity_report  # noqa: E402
 from efficientps_app.inference.predictor import Predictor  # noqa: E402
 from model import PRESETS, build_efficientps  # noqa: E402
+from model.device import DeviceError  # noqa: E402
 from model.outputs import RawOutputs  # noqa: E402
 from model.weights import load_model, save_model  # noqa: E402
 from tests.media import make_video, probe  # noqa: E402
@@ -147,7 +148,7 @@ def test_provider_choice():
     assert choose_providers("cuda:1", [CUDA, CPU]) == [(CUDA, {"device_id": 1}), CPU]
     with pytest.raises(EfficientPSError, match="CPU-only wheel"):
         choose_providers("cuda", [CPU])
-    with pytest.raises(EfficientPSError, match="expected auto"):
+    with pytest.raises(DeviceError, match="expected auto"):
         choose_providers("tpu", [CPU])
 
 

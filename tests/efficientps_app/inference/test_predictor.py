@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from efficientps_app.errors import EfficientPSError, WeightsError
+from model.device import DeviceError
 from efficientps_app.inference.predictor import Predictor, keep_classes, resize_result
 from tests.efficientps_app.results import make_result
 from tests.media import make_video
@@ -73,7 +74,7 @@ def test_stream_is_lazy_and_tracks_video(tiny_weights, tmp_path):
      ({"device": "tpu"}, "--device"), ({"batch": 0}, "--batch")],
 )
 def test_bad_options_are_one_line_errors(tiny_weights, kwargs, message):
-    with pytest.raises(EfficientPSError, match=message):
+    with pytest.raises((EfficientPSError, DeviceError), match=message):
         Predictor(tiny_weights, **{"device": "cpu", **kwargs})
 
 
