@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from efficientps_app.errors import WeightsError, stderr
+from efficientps_app.console import print_notes
+from efficientps_app.errors import WeightsError
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEMO_WEIGHTS = ASSETS / "efficientps_tiny_synthetic.safetensors"
@@ -19,5 +20,5 @@ def default_weights(announce: bool = True) -> Path:
         raise WeightsError(f"no --weights given and the bundled demo weights are missing ({DEMO_WEIGHTS}); "
                            "pass --weights FILE")
     if announce:
-        stderr.print(f"[yellow]note:[/] {DEMO_NOTE}")
+        print_notes([DEMO_NOTE])
     return DEMO_WEIGHTS

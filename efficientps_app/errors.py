@@ -15,13 +15,12 @@ import sys
 
 import click
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from efficientps_app.console import stderr
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEBUG_ENV = "EFFICIENTPS_DEBUG"
-
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class EfficientPSError(Exception):

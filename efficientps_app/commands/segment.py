@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
+from efficientps_app.console import print_notes
 from efficientps_app.errors import EXIT_PARTIAL, EfficientPSError, stderr
 from efficientps_app.outputs.plan import plan_outputs
 
@@ -71,8 +72,7 @@ def segment(
     wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
     predictor = Predictor(weights, device=device, half=half, imgsz=imgsz, scale=scale, conf=conf,
                           classes=wanted, batch=batch, backend=backend, threads=threads)
-    for note in predictor.notes:
-        stderr.print(f"[yellow]note:[/] {note}")
+    print_notes(predictor.notes)
     options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
                             side_by_side=side_by_side)
     with open_source(source, recursive=recursive, stream_buffer=stream_buffer, vid_stride=vid_stride,

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
+from efficientps_app.console import print_notes
 from efficientps_app.errors import EfficientPSError, stderr
 
 
@@ -46,6 +47,7 @@ def view(
 
     weights = _weights(weights)
     predictor = Predictor(weights, device=device, half=half, imgsz=imgsz)
+    print_notes(predictor.notes)
     from PySide6.QtWidgets import QApplication
 
     from efficientps_app.viewer.window import ViewerWindow

@@ -27,6 +27,8 @@ class RawModel(Protocol):
     input_size: tuple[int, int] | None  # fixed (H, W) of an exported model, None = any size
     preferred_size: tuple[int, int] | None  # (H, W) the model was made for: the default inference size
     batch: int  # fixed batch size of an exported model, 0 = any
+    precision: str  # "fp32" or "fp16": what runs, decided by the backend from what was asked and what it can do
+    notes: tuple[str, ...]  # where what runs differs from what was asked for
     note: str  # one line saying what runs
 
     def __call__(self, images: torch.Tensor) -> RawOutputs: ...
@@ -52,12 +54,13 @@ class TorchBackend:
         size = read_metadata(weights).get("input_size")  # e.g. "1024x2048" for the imported official model
         self.preferred_size = tuple(int(v) for v in size.split("x")) if size else None
         self.config, self.device = self.model.cfg, device
-        self.half = half and device.type == "cuda"
-        self.note = f"PyTorch {torch.__version__} on {device}{' (fp16)' if self.half else ''}"
+        self.precision = "fp16" if half and device.type == "cuda" else "fp32"
+        self.notes = ("--half needs CUDA; running in fp32 on the CPU",) if half and device.type != "cuda" else ()
+        self.note = f"PyTorch {torch.__version__} on {device} ({self.precision})"
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> RawOutputs:
-        autocast = torch.autocast("cuda", dtype=torch.float16) if self.half else nullcontext()
+        autocast = torch.autocast("cuda", dtype=torch.float16) if self.precision == "fp16" else nullcontext()
         with autocast:
             raw = self.model.forward_raw(images)
         return RawOutputs(*(t.float() if t.is_floating_point() else t for t in raw))
@@ -65,7 +68,8 @@ class TorchBackend:
 
 def load_backend(weights: str | Path, device: str, half: bool, score_thresh: float | None,
                  kind: str = "auto", threads: int | None = None) -> RawModel:
-    """The backend for a weights file: ``.safetensors`` runs in PyTorch, ``.onnx`` in ONNX Runtime.
+    """The backend for a weights file: ``.safetensors`` runs in PyTorch, ``.onnx`` in ONNX Runtime. The
+    backend decides the device and the precision (``half`` is a wish) and says so in ``notes``.
 
     Args:
         kind: ``auto`` (from the suffix), ``torch`` or ``onnx`` (checked against the file).
@@ -84,4 +88,4 @@ def load_backend(weights: str | Path, device: str, half: bool, score_thresh: flo
         return TorchBackend(path, torch_device(device), half, score_thresh)
     from efficientps_app.inference.onnx_backend import OnnxBackend
 
-    return OnnxBackend(path, device, threads)
+    return OnnxBackend(path, device, threads, half)

@@ -55,7 +55,7 @@ class OnnxBackend:
 
     name = "onnx"
 
-    def __init__(self, path: Path, device: str = "auto", threads: int | None = None) -> None:
+    def __init__(self, path: Path, device: str = "auto", threads: int | None = None, half: bool = False) -> None:
         ort = _import_ort()
         meta = read_onnx_metadata(path)
         try:
@@ -85,7 +85,9 @@ class OnnxBackend:
             raise EfficientPSError(f"{path}: an fp16 model runs on the CUDA provider only; export without --half "
                                    "for the CPU")
         self.device = torch.device("cuda") if self.active == CUDA and torch.cuda.is_available() else torch.device("cpu")
-        self.note = f"ONNX Runtime {ort.__version__} on {'CUDA' if self.active == CUDA else 'the CPU'}"
+        self.notes = ("--half is a property of an ONNX model: export it with 'export-onnx --half'",) \
+            if half and self.precision != "fp16" else ()
+        self.note = f"ONNX Runtime {ort.__version__} on {'CUDA' if self.active == CUDA else 'the CPU'} ({self.precision})"
 
     def __call__(self, images: torch.Tensor) -> RawOutputs:
         """(B, 3, H, W) float RGB in [0, 1] -> raw outputs; batches are cut or padded to the model's size."""

@@ -43,7 +43,8 @@ class Predictor:
     Args:
         weights: a ``.safetensors`` file written by this tool (train, import-weights).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``N``.
-        half: fp16 on CUDA (ignored with a note on CPU).
+        half: fp16 where the backend can (PyTorch on CUDA; an ONNX model is what it was exported as); what
+            runs is ``precision``, and ``notes`` says when it differs.
         imgsz: run the network with the longer image side scaled to this many pixels.
         scale: or scale the image by this factor (``imgsz`` and ``scale`` are exclusive).
         conf: minimum detection score for thing instances (default: the model's).
@@ -82,12 +83,8 @@ class Predictor:
         if threads is not None:
             torch.set_num_threads(threads)
         self.backend: RawModel = load_backend(weights, device, half, conf, backend, threads)
-        self.device = self.backend.device
-        self.notes: list[str] = []
-        if half and self.backend.name == "torch" and self.device.type != "cuda":
-            self.notes.append("--half needs CUDA; running in fp32 on the CPU")
-        if half and self.backend.name == "onnx":
-            self.notes.append("--half is a property of an ONNX model: export it with 'export-onnx --half'")
+        self.device, self.precision = self.backend.device, self.backend.precision  # the backend's decisions
+        self.notes: list[str] = list(self.backend.notes)
         fixed = self.backend.input_size
         if fixed is not None and (imgsz is not None or scale is not None):
             self.notes.append(f"this ONNX model has a fixed input of {fixed[0]}x{fixed[1]}: --imgsz/--scale ignored")

@@ -108,3 +108,27 @@ def test_every_command_reads_device_the_same_way(command, tiny_weights, tmp_path
         code, _, err = run([*args, "--device", device], capsys)
         assert code == 1 and message in err and "internal error" not in err, err
         assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("command", ["segment IN -o OUT --weights W", "view IN/a.png --screenshot shot.png --weights W"])
+def test_every_command_prints_the_backends_notes(command, tiny_weights, tmp_path, capsys, monkeypatch):
+    """The backend decides the precision; every command says so ('view --half' on a CPU said nothing)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --half runs as asked")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "IN").mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "IN" / "a.png")
+    args = [str(tiny_weights) if a == "W" else a for a in command.split()]
+    code, _, err = run([*args, "--half"], capsys)
+    assert code == 0, err
+    assert "note: --half needs CUDA; running in fp32 on the CPU" in err
+
+
+def test_the_predictor_reads_precision_and_device_back_from_the_backend(tiny_weights):
+    from efficientps_app.inference.predictor import Predictor
+
+    predictor = Predictor(tiny_weights, device="cpu", half=True)
+    assert (predictor.precision, predictor.device.type) == ("fp32", "cpu") == (predictor.backend.precision, "cpu")
+    assert predictor.notes == ["--half needs CUDA; running in fp32 on the CPU"]
