@@ -13,6 +13,8 @@ import torch
 
 from model.classes import ClassSpec
 from model.efficientps import EfficientPS
+from model.outputs import PanopticResult
+from model.transform import InferenceTransform
 from train.data import DatasetError, Sample, read_id_image, read_image
 from train.panoptic_io import eval_categories, gt_from_instance_ids, prediction_to_cityscapes, read_panoptic_png
 from train.pq import PQAccumulator, count_pairs
@@ -27,7 +29,6 @@ def _segment_maps(gt_segments, pred_segments) -> tuple[dict, dict]:
             {s.id: s.category_id for s in pred_segments})
 
 
-@torch.inference_mode()
 def evaluate_model(
     model: EfficientPS,
     samples: list[Sample],
@@ -40,19 +41,39 @@ def evaluate_model(
 
     Returns: cityscapesscripts-style results (``All``/``Things``/``Stuff``, ``per_class``) plus ``miou``.
     """
-    acc = new_accumulator()
     was_training = model.training
     model.eval()
+    try:
+        return evaluate_predictions(lambda image: _predict(model, image, device), samples, classes, limit, progress)
+    finally:
+        model.train(was_training)
+
+
+@torch.inference_mode()
+def _predict(model: EfficientPS, image: np.ndarray, device: torch.device) -> PanopticResult:
+    """One image through the shared inference transform at its own size (what ``segment`` runs by default)."""
+    transform = InferenceTransform.plan(image.shape[:2], model.cfg.pixel_mean)
+    raw = transform.crop(model.forward_raw(transform.to_batch([image], device)))
+    return transform.restore(model.fuse(raw, 0))
+
+
+def evaluate_predictions(
+    predict: Callable[[np.ndarray], PanopticResult],
+    samples: list[Sample],
+    classes: tuple[ClassSpec, ...],
+    limit: int | None = None,
+    progress: Callable[[], None] | None = None,
+) -> dict:
+    """Score ``predict`` ((H, W, 3) uint8 RGB -> PanopticResult at H x W: a model, a Predictor on any
+    backend) on each sample against its instanceIds. Returns what :func:`evaluate_model` returns."""
+    acc = new_accumulator()
     for sample in samples[:limit]:
-        image = torch.from_numpy(read_image(sample.image)).permute(2, 0, 1).float().div(255)
-        result = model(image[None].to(device))[0]
-        pred_ids, pred_segments = prediction_to_cityscapes(result, classes)
+        pred_ids, pred_segments = prediction_to_cityscapes(predict(read_image(sample.image)), classes)
         gt_ids, gt_segments = gt_from_instance_ids(read_id_image(sample.instance_ids))
         gt_map, pred_map = _segment_maps(gt_segments, pred_segments)
         acc.add(gt_ids, gt_map, pred_ids, pred_map)
         if progress is not None:
             progress()
-    model.train(was_training)
     return acc.results()
 
 

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from efficientps_app.commands.options import DeviceOpt
+from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
+from efficientps_app.console import print_notes
 from efficientps_app.errors import EfficientPSError
 
 stdout = Console(highlight=False)
@@ -40,16 +41,19 @@ def results_table(results: dict) -> Table:
 
 def evaluate(
     data: Annotated[Path, typer.Option("--data", help="Cityscapes root (prepared with 'efficientps data prepare').")],
-    weights: Annotated[Path | None, typer.Option("--weights", help="A .safetensors model to run on the split.")] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="A .safetensors or .onnx model to run on the "
+                                                 "split, exactly as 'segment' runs it.")] = None,
     predictions: Annotated[Path | None, typer.Option("--predictions", help="COCO panoptic PRED.json (PNGs in PRED/).")] = None,
     split: Annotated[str, typer.Option("--split")] = "val",
     device: DeviceOpt = "auto",
+    half: HalfOpt = False,
+    imgsz: ImgszOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images (weights only).")] = None,
     output: Annotated[Path | None, typer.Option("--json", help="Where to write the results JSON.")] = None,
 ) -> int:
     """Score a model (--weights) or predictions on disk (--predictions) on a split."""
     from train.data import find_samples
-    from train.evaluate import evaluate_files, evaluate_model
+    from train.evaluate import evaluate_files, evaluate_predictions
     from train.prepare import panoptic_gt_json
 
     if (weights is None) == (predictions is None):
@@ -63,14 +67,14 @@ def evaluate(
             results = evaluate_files(predictions, gt_json, progress=lambda: progress.advance(task))
             source = predictions
         else:
-            from model.device import torch_device
-            from model.weights import load_model
+            from efficientps_app.inference.predictor import Predictor
 
-            dev = torch_device(device)
-            model = load_model(weights, device=dev)
             samples = find_samples(data, split)[:limit]
+            predictor = Predictor(weights, device=device, half=half, imgsz=imgsz)
+            print_notes(predictor.notes)
             task = progress.add_task(f"evaluating {len(samples)} images", total=len(samples))
-            results = evaluate_model(model, samples, model.cfg.classes, dev, progress=lambda: progress.advance(task))
+            results = evaluate_predictions(predictor.predict, samples, predictor.classes,
+                                           progress=lambda: progress.advance(task))
             source = weights
     stdout.print(results_table(results))
     out = output or Path("runs/evaluate") / f"{Path(source).stem}_{split}.json"

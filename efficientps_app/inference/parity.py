@@ -8,33 +8,29 @@ import torch
 
 from model.efficientps import EfficientPS
 from model.outputs import RawOutputs, segment_table
+from model.transform import InferenceTransform
 
 
 def parity_report(model: EfficientPS, backend, images: dict[str, np.ndarray]) -> dict:
-    """Compare PyTorch and another backend on named RGB uint8 images (same fusion function for both).
+    """Compare PyTorch and another backend on named RGB uint8 images, both through the shared inference
+    transform (letterboxed into a fixed-size model as ``segment`` does) and the same fusion function.
 
     Returns per image: max |difference| of the semantic logits, detections of each side and how many
     match (same class, box IoU > 0.9), and the share of panoptic pixels that agree up to segment renumbering.
     """
-    from model.fusion import fuse_panoptic
-
     report = {}
     for name, image in images.items():
-        x = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255)
-        if backend.input_size is not None:
-            x = torch.nn.functional.interpolate(x, size=backend.input_size, mode="bilinear", align_corners=False)
+        transform = InferenceTransform.plan(image.shape[:2], model.cfg.pixel_mean, fixed=backend.input_size)
+        x = transform.to_batch([image])
         with torch.inference_mode():
             ref = model.forward_raw(x.to(next(model.parameters()).device))
-        ref = RawOutputs(*(t.cpu() for t in ref))
+        ref = transform.crop(RawOutputs(*(t.cpu() for t in ref)))
         got = backend(x.repeat(backend.batch, 1, 1, 1) if backend.batch > 1 else x)
         sel = got.batch_index == 0
-        got = RawOutputs(got.sem_logits[:1], *(t[sel] for t in got[1:]))
-        a = fuse_panoptic(ref.sem_logits[0], ref.boxes, ref.labels, ref.scores, ref.mask_logits,
-                          model.cfg.fusion, model.cfg.num_stuff)
-        b = fuse_panoptic(got.sem_logits[0], got.boxes, got.labels, got.scores, got.mask_logits,
-                          model.cfg.fusion, model.cfg.num_stuff)
+        got = transform.crop(RawOutputs(got.sem_logits[:1], *(t[sel] for t in got[1:])))
+        a, b = (transform.restore(model.fuse(raw, 0)) for raw in (ref, got))
         report[name] = {
-            "size": list(x.shape[-2:]),
+            "size": list(transform.size),
             "sem_logits_max_abs_diff": float((ref.sem_logits - got.sem_logits).abs().max()),
             "detections_torch": len(ref.boxes), "detections_onnx": len(got.boxes),
             "detections_matched": matched_detections(ref, got),

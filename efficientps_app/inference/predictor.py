@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from efficientps_app.errors import EfficientPSError
 from efficientps_app.inference.backends import RawModel, load_backend
@@ -24,8 +23,9 @@ from efficientps_app.sources.frames import Frame, Source, read_ahead
 from efficientps_app.threads import prefetch
 from efficientps_app.timings import Timings
 from model.classes import ClassSpec
-from model.fusion import describe_segments, fuse_panoptic
+from model.fusion import fuse_panoptic
 from model.outputs import PanopticResult, RawOutputs, select_segments
+from model.transform import InferenceTransform
 
 
 @dataclass(frozen=True)
@@ -111,60 +111,38 @@ class Predictor:
         self.timings.frames += len(images)
         return results  # type: ignore[return-value]
 
+    def transform(self, height: int, width: int) -> InferenceTransform:
+        """How an image of (height, width) goes through the network: resized to the inference size (and
+        letterboxed into a fixed-size model), its result brought back to (height, width)."""
+        return InferenceTransform.plan((height, width), self.config.pixel_mean, imgsz=self.imgsz, scale=self.scale,
+                                       preferred=self.backend.preferred_size, fixed=self.backend.input_size)
+
     def inference_size(self, height: int, width: int) -> tuple[int, int]:
         """The (H, W) the network sees of a source of this size (a fixed-size model: the largest size
         with the source's aspect that fits; the rest of its input is padding)."""
-        fixed = self.backend.input_size
-        if fixed is not None:
-            f = min(fixed[0] / height, fixed[1] / width)
-            return min(max(round(height * f), 1), fixed[0]), min(max(round(width * f), 1), fixed[1])
-        preferred = self.backend.preferred_size
-        if self.imgsz is not None:
-            f = self.imgsz / max(height, width)
-        elif self.scale is not None:
-            f = self.scale
-        elif preferred is not None:  # the size the model was made for, keeping the source's aspect
-            f = min(preferred[0] / height, preferred[1] / width)
-        else:
-            return height, width
-        return max(int(round(height * f)), 1), max(int(round(width * f)), 1)
+        return self.transform(height, width).size
 
     def _run(self, images: list[np.ndarray], size: tuple[int, int]) -> list[PanopticResult]:
         t0 = time.perf_counter()
-        batch = torch.from_numpy(np.stack(images)).to(self.device).permute(0, 3, 1, 2).float().div_(255)
-        target = self.inference_size(*size)
-        if target != size:
-            batch = F.interpolate(batch, size=target, mode="bilinear", align_corners=False,
-                                  antialias=target[0] < size[0]).clamp_(0, 1)
-        fixed = self.backend.input_size
-        if fixed is not None and target != fixed:  # pad with the mean colour (zero after normalisation)
-            mean = torch.tensor(self.config.pixel_mean, device=batch.device).view(1, 3, 1, 1) / 255
-            canvas = mean.expand(batch.shape[0], 3, *fixed).clone()
-            canvas[..., : target[0], : target[1]] = batch
-            batch = canvas
+        transform = self.transform(*size)
+        batch = transform.to_batch(images, self.device)
         t1 = time.perf_counter()
-        raw = self.backend(batch)
-        if fixed is not None and target != fixed:
-            raw = _crop_raw(raw, target)
+        raw = transform.crop(self.backend(batch))
         _sync(self.device)
         t2 = time.perf_counter()
-        results = [self._fuse(raw, i, size) for i in range(len(images))]
+        results = [transform.restore(self._fuse(raw, i)) for i in range(len(images))]
         self.timings.add("preprocess", t1 - t0)
         self.timings.add("inference", t2 - t1)
         self.timings.add("fusion", time.perf_counter() - t2)
         return results
 
-    def _fuse(self, raw: RawOutputs, index: int, size: tuple[int, int]) -> PanopticResult:
+    def _fuse(self, raw: RawOutputs, index: int) -> PanopticResult:
         sel = raw.batch_index == index
         if self.conf is not None:
             sel &= raw.scores >= self.conf
         result = fuse_panoptic(raw.sem_logits[index], raw.boxes[sel], raw.labels[sel], raw.scores[sel],
                                raw.mask_logits[sel], self.config.fusion, self.config.num_stuff)
-        if self.keep is not None:
-            result = keep_classes(result, self.keep)
-        if tuple(result.panoptic.shape) != size:
-            result = resize_result(result, size)
-        return result
+        return result if self.keep is None else keep_classes(result, self.keep)
 
     def stream(self, source: Source | str | Path | int, track: bool | None = None,
                **source_options) -> Iterator[Prediction]:
@@ -193,14 +171,6 @@ class Predictor:
     def _predict_frames(self, frames: list[Frame], tracker: Tracker | None) -> Iterator[Prediction]:
         for frame, result in zip(frames, self.predict_batch([f.image for f in frames])):
             yield Prediction(frame, result, tracker.update(result) if tracker else None)
-
-
-def _crop_raw(raw: RawOutputs, size: tuple[int, int]) -> RawOutputs:
-    """Raw outputs of a padded input cut back to the image area (H, W)."""
-    h, w = size
-    keep = (raw.boxes[:, 0] < w) & (raw.boxes[:, 1] < h)  # boxes reaching into the padding are clipped when pasted
-    return RawOutputs(raw.sem_logits[..., :h, :w], raw.boxes[keep], raw.scores[keep], raw.labels[keep],
-                      raw.mask_logits[keep], raw.batch_index[keep])
 
 
 def _sync(device: torch.device) -> None:
@@ -234,13 +204,3 @@ def _class_ids(wanted: Sequence[str | int], classes: tuple[ClassSpec, ...]) -> f
 def keep_classes(result: PanopticResult, keep: frozenset[int]) -> PanopticResult:
     """The result with segments of other classes turned into void (0), renumbered 1..K'."""
     return select_segments(result, [s.category_id in keep for s in result.segments])
-
-
-def resize_result(result: PanopticResult, size: tuple[int, int]) -> PanopticResult:
-    """Nearest-neighbour resize of a result to (H, W), with areas and boxes recomputed; segments that vanish
-    are dropped and the rest renumbered 1..K' in their order."""
-    pan = F.interpolate(result.panoptic[None, None].float(), size=size, mode="nearest-exact")[0, 0].int()
-    sem = F.interpolate(result.semantic[None, None].float(), size=size, mode="nearest-exact")[0, 0].long()
-    info = [(s.category_id, s.is_thing, s.score) for s in result.segments]
-    resized = PanopticResult(pan, describe_segments(pan, info), sem)
-    return select_segments(resized, [s.area > 0 for s in resized.segments])

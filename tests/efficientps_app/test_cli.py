@@ -110,7 +110,8 @@ def test_every_command_reads_device_the_same_way(command, tiny_weights, tmp_path
         assert len(err.strip().splitlines()) == 1, err
 
 
-@pytest.mark.parametrize("command", ["segment IN -o OUT --weights W", "view IN/a.png --screenshot shot.png --weights W"])
+@pytest.mark.parametrize("command", ["segment IN -o OUT --weights W", "view IN/a.png --screenshot shot.png --weights W",
+                                     "evaluate --data DATA --weights W"])
 def test_every_command_prints_the_backends_notes(command, tiny_weights, tmp_path, capsys, monkeypatch):
     """The backend decides the precision; every command says so ('view --half' on a CPU said nothing)."""
     import torch
@@ -120,6 +121,9 @@ def test_every_command_prints_the_backends_notes(command, tiny_weights, tmp_path
     monkeypatch.chdir(tmp_path)
     (tmp_path / "IN").mkdir()
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "IN" / "a.png")
+    if "DATA" in command:
+        assert main(["data", "synth", "DATA", "--train", "0", "--val", "1", "--size", "64", "128"]) == 0
+        assert main(["data", "prepare", "DATA", "--split", "val"]) == 0
     args = [str(tiny_weights) if a == "W" else a for a in command.split()]
     code, _, err = run([*args, "--half"], capsys)
     assert code == 0, err

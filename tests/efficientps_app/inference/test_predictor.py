@@ -8,7 +8,7 @@ import torch
 
 from efficientps_app.errors import EfficientPSError, WeightsError
 from model.device import DeviceError
-from efficientps_app.inference.predictor import Predictor, keep_classes, resize_result
+from efficientps_app.inference.predictor import Predictor, keep_classes
 from tests.efficientps_app.results import make_result
 from tests.media import make_video
 
@@ -31,14 +31,6 @@ def test_inference_size_and_resized_results(tiny_weights):
     assert p.inference_size(96, 160) == (38, 64)
     assert p.predict(_image()).panoptic.shape == (96, 160)
     assert Predictor(tiny_weights, device="cpu", scale=0.5).inference_size(96, 160) == (48, 80)
-
-
-def test_resize_result_recomputes_areas_and_boxes():
-    small = make_result(20, 30, [(5, 5, 15, 10, 13)], stuff=0)
-    big = resize_result(small, (40, 60))
-    car = next(s for s in big.segments if s.is_thing)
-    assert car.area == 20 * 10 and car.bbox == (10, 10, 20, 10)
-    assert sum(s.area for s in big.segments) == 40 * 60
 
 
 def test_class_filter_voids_other_classes():
@@ -98,10 +90,3 @@ def test_class_filter_keeps_ids_contiguous_for_the_panoptic_writer():
     assert [s.id for s in cars.segments] == [1, 2] and set(cars.panoptic.unique().tolist()) == {0, 1, 2}
     ids, segments = prediction_to_cityscapes(cars, CITYSCAPES_CLASSES)
     assert set(np.unique(ids).tolist()) == {0, 26001, 26002} and [s.id for s in segments] == [26001, 26002]
-
-
-def test_resize_drops_a_vanished_segment_and_renumbers():
-    result = make_result(40, 60, [(0, 0, 1, 1, 11), (10, 10, 30, 30, 13)])  # a one-pixel person vanishes at 1/4
-    small = resize_result(result, (10, 15))
-    assert [(s.id, s.category_id) for s in small.segments] == [(1, 13), (2, 0)]
-    assert set(small.panoptic.unique().tolist()) == {1, 2}
