@@ -2,7 +2,8 @@
 
 The segment ids of a :class:`PanopticResult` are 1..K, contiguous and in the order of its segments; every
 transformation of a result (:func:`select_segments`, resizing) keeps that, so a lookup table over segment
-ids always has K + 1 rows and is built in one place, :func:`segment_table`.
+ids always has K + 1 rows and is built in one place, :func:`segment_table`. Results leave the GPU in one
+place too, :func:`results_to_cpu`.
 """
 
 from __future__ import annotations
@@ -98,6 +99,16 @@ def segment_table(result: PanopticResult, values: Sequence, fill=0, dtype=np.int
     if len(result.segments):
         table[1:] = np.asarray(values, dtype).reshape(len(result.segments), *np.shape(fill))
     return table
+
+
+def results_to_cpu(results: Sequence[PanopticResult]) -> list[PanopticResult]:
+    """Same-size results (one batch) on the CPU, in one copy. Where inference ends (the app's predictor,
+    evaluation) results leave the GPU once; whatever reads them afterwards (tracker, renderer, writers,
+    viewer) uses them as numpy arrays (``result.panoptic.numpy()``)."""
+    if not results or results[0].panoptic.device.type == "cpu":
+        return list(results)
+    maps = torch.stack([torch.stack([r.panoptic.long(), r.semantic.long()]) for r in results]).cpu()
+    return [replace(r, panoptic=m[0].int(), semantic=m[1]) for r, m in zip(results, maps)]
 
 
 def select_segments(result: PanopticResult, keep: Sequence[bool]) -> PanopticResult:

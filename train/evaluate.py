@@ -13,7 +13,7 @@ import torch
 
 from model.classes import ClassSpec
 from model.efficientps import EfficientPS
-from model.outputs import PanopticResult
+from model.outputs import PanopticResult, results_to_cpu
 from model.transform import InferenceTransform
 from train.data import DatasetError, Sample, read_id_image, read_image
 from train.panoptic_io import eval_categories, gt_from_instance_ids, prediction_to_cityscapes, read_panoptic_png
@@ -54,7 +54,7 @@ def _predict(model: EfficientPS, image: np.ndarray, device: torch.device) -> Pan
     """One image through the shared inference transform at its own size (what ``segment`` runs by default)."""
     transform = InferenceTransform.plan(image.shape[:2], model.cfg.pixel_mean)
     raw = transform.crop(model.forward_raw(transform.to_batch([image], device)))
-    return transform.restore(model.fuse(raw, 0))
+    return results_to_cpu([transform.restore(model.fuse(raw, 0))])[0]
 
 
 def evaluate_predictions(

@@ -2,7 +2,7 @@
 
 The predictor owns the device, the inference resolution and the filters; the backend only runs the
 network. Panoptic fusion is the shared pure function of :mod:`model.fusion`, run on the backend's raw
-outputs. Results always come back at the source image's resolution.
+outputs. Results always come back at the source image's resolution, on the CPU (one copy per batch).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from efficientps_app.threads import prefetch
 from efficientps_app.timings import Timings
 from model.classes import ClassSpec
 from model.fusion import fuse_panoptic
-from model.outputs import PanopticResult, RawOutputs, select_segments
+from model.outputs import PanopticResult, RawOutputs, results_to_cpu, select_segments
 from model.transform import InferenceTransform
 
 
@@ -130,7 +130,7 @@ class Predictor:
         raw = transform.crop(self.backend(batch))
         _sync(self.device)
         t2 = time.perf_counter()
-        results = [transform.restore(self._fuse(raw, i)) for i in range(len(images))]
+        results = results_to_cpu([transform.restore(self._fuse(raw, i)) for i in range(len(images))])
         self.timings.add("preprocess", t1 - t0)
         self.timings.add("inference", t2 - t1)
         self.timings.add("fusion", time.perf_counter() - t2)

@@ -9,7 +9,6 @@ for ``max_age`` frames are forgotten, so an object hidden for a few frames keeps
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from model.outputs import PanopticResult, segment_table
 
@@ -33,8 +32,7 @@ class Tracker:
 
     def update(self, result: PanopticResult) -> dict[int, int]:
         """Track ids of this frame's thing segments: ``{segment id: track id}``."""
-        pan = result.panoptic.cpu().numpy() if isinstance(result.panoptic, torch.Tensor) else result.panoptic
-        small = np.ascontiguousarray(pan[:: self.grid, :: self.grid]).astype(np.int64)
+        small = np.ascontiguousarray(result.panoptic.numpy()[:: self.grid, :: self.grid]).astype(np.int64)
         things = [s for s in result.segments if s.is_thing]
         self._frame += 1
         if self._memory is None or self._memory.shape != small.shape:

@@ -63,7 +63,7 @@ def segment_colors(
 
 
 def _as_numpy(panoptic: torch.Tensor | np.ndarray) -> np.ndarray:
-    return panoptic.cpu().numpy() if isinstance(panoptic, torch.Tensor) else np.asarray(panoptic)
+    return panoptic.numpy() if isinstance(panoptic, torch.Tensor) else np.asarray(panoptic)
 
 
 def _lookup(panoptic: np.ndarray, lut: np.ndarray) -> np.ndarray:

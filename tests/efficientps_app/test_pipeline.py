@@ -51,3 +51,48 @@ def test_failing_sink_removes_the_partial_outputs(tiny_weights, tmp_path):
     with open_source(src) as s, pytest.raises(OSError, match="disk full"):
         run_pipeline(predictor, s, [VideoSink(out, s.fps, None, crf=23), Broken()], RenderOptions())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_after_the_predictor_nothing_copies_results(tiny_weights, tmp_path, monkeypatch):
+    """Results leave the device once, at the predictor's exit: tracker, renderer, writers and the viewer's
+    views read them as they are (they used to call .cpu() each, the viewer once per mouse move)."""
+    import numpy as np
+    import torch
+
+    from efficientps_app.inference.predictor import Prediction
+    from efficientps_app.inference.tracking import Tracker
+    from efficientps_app.outputs.render import VIEW_MODES, render, render_view
+    from efficientps_app.outputs.sinks import JsonlSink, PanopticSink
+    from efficientps_app.sources.frames import Frame, FrameMeta
+
+    predictor = Predictor(tiny_weights, device="cpu")
+    image = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    result = predictor.predict(image)
+    assert result.panoptic.device.type == "cpu" and result.semantic.device.type == "cpu"
+
+    def copy(self, *args, **kwargs):
+        raise AssertionError("a result copied to the CPU after the predictor")
+
+    monkeypatch.setattr(torch.Tensor, "cpu", copy)
+    tracks = Tracker().update(result)
+    render(image, result, predictor.classes, tracks)
+    for mode in VIEW_MODES:
+        render_view(image, result, predictor.classes, mode, track_ids=tracks)
+    prediction = Prediction(Frame(image, FrameMeta(index=0, source_name="x.png", relative_path="x.png")), result, tracks)
+    for sink in (PanopticSink(tmp_path / "p.json", predictor.classes), JsonlSink(tmp_path / "p.jsonl", predictor.classes)):
+        sink.write(prediction, None)
+        assert sink.close(keep=True, complete=True)
+
+
+@pytest.mark.gpu
+def test_results_come_back_on_the_cpu_from_cuda(tiny_weights):
+    import numpy as np
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    predictor = Predictor(tiny_weights, device="cuda", batch=2)
+    images = [np.random.default_rng(i).integers(0, 255, (64, 96, 3), dtype=np.uint8) for i in range(2)]
+    for result in predictor.predict_batch(images):
+        assert result.panoptic.device.type == "cpu" and result.panoptic.dtype == torch.int32
+        assert result.semantic.device.type == "cpu" and result.semantic.dtype == torch.int64
