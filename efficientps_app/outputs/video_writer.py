@@ -14,7 +14,7 @@ import numpy as np
 
 from efficientps_app.errors import SourceError
 from efficientps_app.outputs.files import temp_path
-from efficientps_app.sources.frames import FrameMeta
+from efficientps_app.sources.frames import FrameMeta, frame_rate
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 # Audio codecs each container takes as they are; anything else is transcoded to AAC (Matroska takes all).
@@ -52,7 +52,7 @@ class VideoWriter:
         self._last_pts = -1
         self._last_t = 0.0
         self.frames = 0
-        self._rate = Fraction(30)
+        self._rate = Fraction(frame_rate(fps))
         self.audio_mode: str | None = None  # "copy", "aac" or None
 
     def write(self, image: np.ndarray, meta: FrameMeta) -> None:
@@ -94,7 +94,7 @@ class VideoWriter:
         self._pts0 = meta.pts
         options = {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
         self._out = av.open(str(self._tmp), "w", format=self.format, options=options)
-        rate = self._rate = Fraction(self.fps or meta.fps or 30).limit_denominator(1001)
+        rate = self._rate = Fraction(frame_rate(self.fps or meta.fps)).limit_denominator(1001)
         video = self._out.add_stream("libx264", rate=rate)
         video.width, video.height = width + width % 2, height + height % 2
         video.pix_fmt = "yuv420p"
@@ -117,7 +117,7 @@ class VideoWriter:
                 for packet in self._video.encode(None):
                     self._out.mux(packet)
                 if self._audio is not None:
-                    until = float("inf") if whole_audio else self._last_t + 1 / (self.fps or 30.0)
+                    until = float("inf") if whole_audio else self._last_t + 1 / float(self._rate)
                     self._audio.mux_until(until, final=True)
         finally:
             if self._audio is not None:

@@ -11,6 +11,12 @@ import numpy as np
 
 SourceKind = Literal["images", "video", "live"]
 FILE_READ_AHEAD = 8  # frames of image and video files decoded ahead of the model
+FALLBACK_FPS = 30.0  # the frame rate assumed for a source that does not say
+
+
+def frame_rate(fps: float | None) -> float:
+    """A source's frame rate, or :data:`FALLBACK_FPS` when it has none."""
+    return fps if fps and fps > 0 else FALLBACK_FPS
 
 
 @dataclass(frozen=True)
@@ -18,7 +24,10 @@ class FrameMeta:
     """Where a frame comes from.
 
     Attributes:
-        index: Position of the frame in its source (0-based; for video, the decoded frame number).
+        index: Position of the frame in its source, 0-based: the image's place in the list; for a video file,
+            its presentation time from the start of the stream times the nominal frame rate, rounded (the
+            decoded frame number of a constant-rate video, whatever ``--start`` and ``--vid-stride`` skip;
+            the viewer seeks by it); for a live source, the number of frames read before it.
         source_name: The image path, video path or stream address.
         timestamp_s: Presentation time in seconds (video: from the stream's pts; live: since the start).
         fps: The source's nominal frame rate, when it has one.
@@ -36,7 +45,7 @@ class FrameMeta:
     relative_path: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Frame:
     """One input image. ``image`` is (H, W, 3) uint8 RGB."""
 

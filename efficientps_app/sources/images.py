@@ -34,14 +34,20 @@ class ImageSource:
     def total(self) -> int:
         return len(self.paths)
 
+    def read(self, index: int) -> Frame:
+        """Image ``index`` of the list. Raises SourceError when it cannot be read."""
+        path = self.paths[index]
+        return Frame(read_image_file(path), FrameMeta(index=index, source_name=str(path),
+                                                      relative_path=self.relative[index]))
+
     def __iter__(self) -> Iterator[Frame]:
-        for index, (path, rel) in enumerate(zip(self.paths, self.relative)):
+        for index in range(len(self.paths)):
             try:
-                image = read_image_file(path)
+                frame = self.read(index)
             except SourceError as err:
                 self.failures.append(str(err))
                 continue
-            yield Frame(image, FrameMeta(index=index, source_name=str(path), relative_path=rel))
+            yield frame
 
     def __enter__(self) -> ImageSource:
         return self

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from efficientps_app.errors import SourceError
-from efficientps_app.sources.frames import Frame, FrameMeta, SourceKind
+from efficientps_app.sources.frames import Frame, FrameMeta, SourceKind, frame_rate
 
 
 class VideoSource:
@@ -37,6 +37,8 @@ class VideoSource:
         self._stream.thread_type = "AUTO"
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps: float | None = float(rate) if rate else None
+        start = self._stream.start_time
+        self._t_first = float(start * self._stream.time_base) if start is not None else 0.0
         self.width, self.height = self._stream.codec_context.width, self._stream.codec_context.height
         self.total = self._estimate_total()
 
@@ -52,13 +54,21 @@ class VideoSource:
             frames = int(round(duration * self.fps))
         return -(-frames // self.vid_stride) if frames else None
 
+    def frame_index(self, t: float) -> int | None:
+        """The index of the frame shown at stream time ``t`` (seconds), None without a frame rate."""
+        return int(round((t - self._t_first) * self.fps)) if self.fps else None
+
+    def frame_time(self, index: int) -> float:
+        """The stream time (seconds) of frame ``index``: where to seek for it."""
+        return self._t_first + index / frame_rate(self.fps)
+
     def __iter__(self) -> Iterator[Frame]:
         import av
 
         stream, tb = self._stream, self._stream.time_base
         if self.start:
             self._container.seek(int(self.start / tb), stream=stream, backward=True, any_frame=False)
-        decoded = 0
+        decoded, last_index = 0, -1
         last_t = 0.0
         for packet in self._container.demux(stream):
             try:
@@ -67,7 +77,7 @@ class VideoSource:
                 self.failures.append(f"{self.name}: corrupt data after {last_t:.3f} s skipped ({_reason(err)})")
                 continue
             for frame in frames:
-                t = float(frame.pts * tb) if frame.pts is not None else decoded / (self.fps or 30.0)
+                t = float(frame.pts * tb) if frame.pts is not None else self.frame_time(decoded)
                 last_t = t
                 if self.start is not None and t < self.start - 1e-6:
                     continue
@@ -76,8 +86,10 @@ class VideoSource:
                 decoded += 1
                 if (decoded - 1) % self.vid_stride:
                     continue
+                index = self.frame_index(t)
+                last_index = max(decoded - 1 if index is None else index, last_index + 1)  # VFR: still increasing
                 image = _rotate(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
-                meta = FrameMeta(index=decoded - 1, source_name=self.name, timestamp_s=t, fps=self.fps,
+                meta = FrameMeta(index=last_index, source_name=self.name, timestamp_s=t, fps=self.fps,
                                  pts=frame.pts, time_base=tb)
                 yield Frame(image, meta)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from efficientps_app.errors import SourceError
 from efficientps_app.sources.dispatch import open_source
-from efficientps_app.sources.frames import Frame, FrameMeta
-from efficientps_app.sources.images import ImageSource, read_image_file
+from efficientps_app.sources.frames import Frame
+from efficientps_app.sources.images import ImageSource
 
 
 class FrameStore:
@@ -26,16 +26,15 @@ class FrameStore:
         self._next_index = 0
 
     def duration_of(self, index: int) -> float | None:
-        return index / self.fps if self.fps else None
+        """Seconds from the start of the video to frame ``index`` (None for images and live sources)."""
+        return index / self.fps if self.fps and self.kind == "video" else None
 
     def get(self, index: int) -> Frame:
         """Frame ``index`` (0-based). Raises SourceError for unreadable images or past the end."""
         if isinstance(self.source, ImageSource):
             if not 0 <= index < len(self.source.paths):
                 raise SourceError(f"frame {index} is outside 0..{len(self.source.paths) - 1}")
-            path = self.source.paths[index]
-            return Frame(read_image_file(path), FrameMeta(index=index, source_name=str(path),
-                                                          relative_path=self.source.relative[index]))
+            return self.source.read(index)
         if self.kind == "live":
             return self._next()
         if self._iter is None or index < self._next_index or index > self._next_index + 30:
@@ -49,7 +48,7 @@ class FrameStore:
         from efficientps_app.sources.video import VideoSource
 
         self.source.__exit__(None, None, None)
-        start = max(index - 0.5, 0) / self.fps if self.fps and index else None
+        start = self.source.frame_time(max(index - 0.5, 0)) if self.fps and index else None
         self.source = VideoSource(Path(self.name), start=start)
         self._iter = None
 
@@ -60,10 +59,6 @@ class FrameStore:
         if frame is None:
             self._iter = None
             raise SourceError(f"{self.name}: no frame there (end of the video)")
-        if self.kind == "video" and self.fps and frame.meta.timestamp_s is not None:  # index from the time
-            index = int(round(frame.meta.timestamp_s * self.fps))
-            frame.meta = FrameMeta(index=index, source_name=frame.meta.source_name, timestamp_s=frame.meta.timestamp_s,
-                                   fps=frame.meta.fps, pts=frame.meta.pts, time_base=frame.meta.time_base)
         self._next_index = frame.meta.index + 1
         return frame
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton
 
+from efficientps_app.sources.frames import frame_rate
 from efficientps_app.viewer.canvas import slider
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -42,7 +43,7 @@ class PlaybackMixin:
             self.play_button.setText("pause")
 
     def _start_timer(self) -> None:
-        fps = (self.store.fps if self.store else None) or 10.0
+        fps = frame_rate(self.store.fps if self.store else None)
         self.timer.start(int(1000 / (fps * SPEEDS[self.speed_box.currentIndex()])))
 
     def _tick(self) -> None:

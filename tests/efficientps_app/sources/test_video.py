@@ -50,3 +50,34 @@ def test_corrupt_packets_are_skipped_and_counted(tmp_path):
         frames = list(s)  # no exception: damaged packets are reported, decoding goes on
     assert 20 <= len(frames) < 30
     assert s.failures and all("corrupt data after" in f for f in s.failures)
+
+
+def test_a_frames_index_is_its_place_in_the_video_whatever_is_skipped(tmp_path):
+    """One definition for segment --start and the viewer: the index counts from the start of the video."""
+    from efficientps_app.viewer.frames import FrameStore
+
+    path = make_video(tmp_path / "v.mp4", frames=12, fps=10, audio=None)
+    with open_source(path, start=0.3, end=0.6) as s:
+        ranged = [(f.meta.index, round(f.meta.timestamp_s, 3)) for f in s]
+    assert ranged == [(3, 0.3), (4, 0.4), (5, 0.5)]  # was (0, 0.3), (1, 0.4), ...
+    store = FrameStore(path)
+    try:
+        seen = [store.get(i) for i in (9, 4)]  # forward, then a seek back
+    finally:
+        store.close()
+    assert [(f.meta.index, round(f.meta.timestamp_s, 3)) for f in seen] == [(9, 0.9), (4, 0.4)]
+
+
+def test_frames_cannot_be_changed_after_the_fact(tmp_path):
+    import dataclasses
+
+    with open_source(make_video(tmp_path / "v.mp4", frames=2, audio=None)) as s:
+        frame = next(iter(s))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frame.meta = frame.meta  # the viewer used to rewrite frame.meta
+
+
+def test_one_fallback_frame_rate():
+    from efficientps_app.sources.frames import FALLBACK_FPS, frame_rate
+
+    assert frame_rate(None) == frame_rate(0.0) == FALLBACK_FPS == 30.0 and frame_rate(25.0) == 25.0

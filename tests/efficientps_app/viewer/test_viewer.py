@@ -166,3 +166,15 @@ def test_no_display_is_a_one_line_error(tiny_weights, monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)
     assert main(["view", "--weights", str(tiny_weights)]) == 1
     assert "no display here" in capsys.readouterr().err
+
+
+def test_playback_without_a_frame_rate_uses_the_common_fallback(window, qtbot, tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(folder / f"{i}.png")
+    with qtbot.waitSignal(window.frame_shown, timeout=60_000):
+        window.open(str(folder))
+    window.toggle_play()
+    assert window.timer.interval() == 33  # 30 frames/s, as everywhere else (it was 10 here)
+    window.toggle_play()
