@@ -17,7 +17,7 @@ import torch
 
 from efficientps_app.errors import EfficientPSError
 from efficientps_app.inference.backends import RawModel, load_backend
-from efficientps_app.inference.tracking import Tracker
+from efficientps_app.inference.tracking import Tracker, tracks
 from efficientps_app.sources.dispatch import open_source
 from efficientps_app.sources.frames import Frame, Source, read_ahead
 from efficientps_app.threads import prefetch
@@ -157,7 +157,7 @@ class Predictor:
             with open_source(source, **source_options) as opened:
                 yield from self.stream(opened, track)
             return
-        tracker = Tracker() if (track if track is not None else source.kind != "images") else None
+        tracker = Tracker() if (track if track is not None else tracks(source.kind)) else None
         frames: list[Frame] = []
         for frame in prefetch(source, self.timings, read_ahead(source.kind)):
             frames.append(frame)
@@ -170,7 +170,7 @@ class Predictor:
 
     def _predict_frames(self, frames: list[Frame], tracker: Tracker | None) -> Iterator[Prediction]:
         for frame, result in zip(frames, self.predict_batch([f.image for f in frames])):
-            yield Prediction(frame, result, tracker.update(result) if tracker else None)
+            yield Prediction(frame, result, tracker.update(result, frame.meta.timestamp_s) if tracker else None)
 
 
 def _sync(device: torch.device) -> None:

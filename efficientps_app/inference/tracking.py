@@ -4,13 +4,24 @@ The tracker keeps a memory map at reduced resolution: each cell holds the track 
 when. A new frame's thing segments are matched to tracks of the same class by mask IoU (one joint
 histogram for all pairs, then greedy by IoU); unmatched segments start new tracks, and tracks not seen
 for ``max_age`` frames are forgotten, so an object hidden for a few frames keeps its id and colour.
+
+The reset policy is decided here for every caller (``segment``, ``Predictor.stream``, the viewer): frames
+of video and live sources are tracked (:func:`tracks`), and a frame that does not follow the previous one
+in time (earlier, or more than ``max_gap_s`` later: a seek) starts the tracks afresh.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from efficientps_app.sources.frames import SourceKind
 from model.outputs import PanopticResult, segment_table
+
+
+def tracks(kind: SourceKind) -> bool:
+    """Whether frames of this kind of source get track ids: video and live frames follow each other in
+    time; the images of a folder do not."""
+    return kind != "images"
 
 
 class Tracker:
@@ -20,18 +31,32 @@ class Tracker:
         iou_thresh: minimum mask IoU to continue a track.
         max_age: frames a track survives without being matched.
         grid: the memory map is ``grid`` times smaller than the frame on each side.
+        max_gap_s: a frame more than this many seconds after the previous one (or before it) starts afresh.
     """
 
-    def __init__(self, iou_thresh: float = 0.3, max_age: int = 8, grid: int = 4) -> None:
-        self.iou_thresh, self.max_age, self.grid = iou_thresh, max_age, grid
+    def __init__(self, iou_thresh: float = 0.3, max_age: int = 8, grid: int = 4, max_gap_s: float = 1.0) -> None:
+        self.iou_thresh, self.max_age, self.grid, self.max_gap_s = iou_thresh, max_age, grid, max_gap_s
+        self._last_t: float | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track; ids start again at 1."""
         self._memory: np.ndarray | None = None  # (h, w) int64 track id, 0 = none
         self._seen: np.ndarray | None = None  # (h, w) int64 frame number of the memory cell
         self._category: dict[int, int] = {}
         self._next_id = 1
         self._frame = 0
 
-    def update(self, result: PanopticResult) -> dict[int, int]:
-        """Track ids of this frame's thing segments: ``{segment id: track id}``."""
+    def update(self, result: PanopticResult, timestamp_s: float | None = None) -> dict[int, int]:
+        """Track ids of this frame's thing segments: ``{segment id: track id}``.
+
+        Args:
+            result: the frame's result.
+            timestamp_s: the frame's time (``FrameMeta.timestamp_s``); a jump resets the tracks.
+        """
+        if timestamp_s is not None and self._last_t is not None and not 0 < timestamp_s - self._last_t <= self.max_gap_s:
+            self.reset()
+        self._last_t = timestamp_s
         small = np.ascontiguousarray(result.panoptic.numpy()[:: self.grid, :: self.grid]).astype(np.int64)
         things = [s for s in result.segments if s.is_thing]
         self._frame += 1

@@ -22,11 +22,10 @@ class InferenceWorker(QObject):
         super().__init__()
         self.store, self.predictor = store, predictor
         self._tracker = None
-        self._last_index: int | None = None
 
     @Slot(int)
     def process(self, index: int) -> None:
-        from efficientps_app.inference.tracking import Tracker
+        from efficientps_app.inference.tracking import Tracker, tracks
 
         try:
             frame = self.store.get(index)
@@ -38,11 +37,9 @@ class InferenceWorker(QObject):
             self.failed.emit(index, f"frame {index}: {type(err).__name__}: {err}")
             return
         track_ids = None
-        if self.store.kind != "images":  # track ids while frames come in order; a jump starts afresh
-            if self._tracker is None or self._last_index is None or index != self._last_index + 1:
-                self._tracker = Tracker()
-            track_ids = self._tracker.update(result)
-        self._last_index = index
+        if tracks(self.store.kind):  # the tracker decides when a jump starts afresh
+            self._tracker = self._tracker or Tracker()
+            track_ids = self._tracker.update(result, frame.meta.timestamp_s)
         self.ready.emit(index, frame, result, track_ids)
 
 

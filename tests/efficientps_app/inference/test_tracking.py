@@ -34,3 +34,36 @@ def test_short_occlusion_keeps_the_id_long_one_does_not():
 
 def test_stuff_gets_no_track_ids():
     assert Tracker().update(make_result(40, 40, [])) == {}
+
+
+def test_a_jump_in_time_starts_afresh_small_steps_do_not():
+    tracker = Tracker(grid=1)
+    car = make_result(60, 100, [(10, 10, 30, 30, 13)])
+    other_car = make_result(60, 100, [(60, 10, 80, 40, 13)])
+    assert tracker.update(car, 0.0) == {1: 1}
+    assert tracker.update(other_car, 0.5) == {1: 2}  # a new object, same tracks
+    assert tracker.update(car, 0.6) == {1: 1}  # hidden for one frame: the same id
+    assert tracker.update(other_car, 0.2) == {1: 1}  # back in time (a seek): afresh
+    assert tracker.update(car, 5.0) == {1: 1}  # far ahead: afresh
+
+
+def test_the_viewer_and_the_stream_track_alike():
+    """One reset policy: frames shown in order in the viewer get the ids that segment gives them."""
+    import itertools
+
+    from efficientps_app.assets import DEMO_VIDEO, DEMO_WEIGHTS
+    from efficientps_app.inference.predictor import Predictor
+    from efficientps_app.viewer.frames import FrameStore
+    from efficientps_app.viewer.worker import InferenceWorker
+
+    predictor = Predictor(DEMO_WEIGHTS, device="cpu")
+    streamed = [p.track_ids for p in itertools.islice(predictor.stream(DEMO_VIDEO), 5)]
+    store = FrameStore(DEMO_VIDEO)
+    worker, shown = InferenceWorker(store, predictor), []
+    worker.ready.connect(lambda index, frame, result, track_ids: shown.append(track_ids))
+    try:
+        for index in range(5):
+            worker.process(index)
+    finally:
+        store.close()
+    assert shown == streamed and any(shown)  # the demo drive has cars from the first frame
