@@ -93,6 +93,30 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return meta
 
 
+def size_text(size: tuple[int, int]) -> str:
+    """(H, W) as the ``"HxW"`` text that weights and ONNX metadata store."""
+    return f"{int(size[0])}x{int(size[1])}"
+
+
+def parse_size(text: str | None, what: str) -> tuple[int, int] | None:
+    """The (H, W) of an ``"HxW"`` metadata value; None for None.
+
+    Raises:
+        WeightsFileError: anything else (``what`` names the file and key in the message).
+    """
+    if text is None:
+        return None
+    h, sep, w = str(text).partition("x")
+    if not (sep and h.isdigit() and w.isdigit() and int(h) > 0 and int(w) > 0):
+        raise WeightsFileError(f"{what}: {text!r} is not a size HxW")
+    return int(h), int(w)
+
+
+def preferred_size(path: str | Path) -> tuple[int, int] | None:
+    """The (H, W) a weights file was made for (its ``input_size``: the official model's 1024x2048), if any."""
+    return parse_size(read_metadata(path).get("input_size"), f"{path}: input_size")
+
+
 def load_config(path: str | Path) -> EfficientPSConfig:
     """The model config stored in a weights file (reads only the header)."""
     meta = read_metadata(path)

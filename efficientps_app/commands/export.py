@@ -32,7 +32,7 @@ def export_onnx(
     from efficientps_app.errors import WeightsError
     from efficientps_app.inference.export import ExportSpec, export_onnx as export
     from model.device import torch_device
-    from model.weights import WeightsFileError, load_model
+    from model.weights import WeightsFileError, load_model, preferred_size, size_text
 
     if imgsz is not None and dynamic:
         raise EfficientPSError("give --imgsz H W or --dynamic, not both")
@@ -43,18 +43,14 @@ def export_onnx(
         raise EfficientPSError(f"{out} already exists; pass --overwrite to replace it")
     dev = torch_device(device)
     try:
-        model = load_model(weights, device=dev)
+        model, preferred = load_model(weights, device=dev), preferred_size(weights)
     except WeightsFileError as err:
         raise WeightsError(str(err)) from None
     spec = ExportSpec(imgsz=tuple(imgsz) if imgsz else None, batch=batch, opset=opset, half=half)
-    from model.weights import read_metadata
-
-    size = read_metadata(weights).get("input_size")
-    preferred = tuple(int(v) for v in size.split("x")) if size else None
     with stderr.status(f"exporting {weights.name} to ONNX (opset {opset})"):
         export(model, out, spec, source=str(weights), preferred_size=preferred)
     size_mb = out.stat().st_size / 2**20
-    stderr.print(f"saved {out} ({size_mb:.1f} MiB; input {'dynamic' if spec.imgsz is None else 'x'.join(map(str, spec.imgsz))}, "
+    stderr.print(f"saved {out} ({size_mb:.1f} MiB; input {'dynamic' if spec.imgsz is None else size_text(spec.imgsz)}, "
                  f"batch {batch}, {'fp16' if half else 'fp32'}); onnx.checker passed", markup=False)
     if not parity:
         return 0

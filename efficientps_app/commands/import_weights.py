@@ -23,7 +23,7 @@ def import_weights(
 ) -> int:
     """Convert the official EfficientPS checkpoint (mmcv .pth/.zip) to a .safetensors file for every command."""
     from model.official import OFFICIAL_INPUT_SIZE, PROVENANCE, convert_official, read_official_checkpoint
-    from model.weights import save_model
+    from model.weights import save_model, size_text
 
     if output.suffix != ".safetensors":
         raise EfficientPSError(f"-o {output}: the output must end in .safetensors")
@@ -36,11 +36,10 @@ def import_weights(
         stderr.print(f"[bold yellow]warning:[/] partial conversion: {len(report.missing)} tensors missing, "
                      f"{len(report.unexpected)} unexpected, {len(report.mis_shaped)} mis-shaped; the missing ones "
                      "keep random values and the model's output is not the authors'")
-    h, w = OFFICIAL_INPUT_SIZE
-    save_model(model, output, extra={"input_size": f"{h}x{w}", "provenance": PROVENANCE,
+    save_model(model, output, extra={"input_size": size_text(OFFICIAL_INPUT_SIZE), "provenance": PROVENANCE,
                                      "imported_from": checkpoint.name})
     stderr.print(f"mapped {report.mapped} tensors ({report.parameters / 1e6:.2f} M parameters) onto preset "
                  f"{report.preset}; dropped {', '.join(dropped) or 'nothing'}", markup=False)
-    stderr.print(f"saved {output} (inference at {h}x{w}, the official thresholds and normalisation)", markup=False)
+    stderr.print(f"saved {output} (inference at {size_text(OFFICIAL_INPUT_SIZE)}, the official thresholds and normalisation)", markup=False)
     stderr.print(f"next: efficientps segment VIDEO.mp4 --weights {output}", markup=False)
     return 0

@@ -43,16 +43,15 @@ class TorchBackend:
 
     def __init__(self, weights: str | Path, device: torch.device, half: bool = False,
                  score_thresh: float | None = None) -> None:
-        from model.weights import WeightsFileError, load_model, read_metadata
+        from model.weights import WeightsFileError, load_model, preferred_size
 
         try:
             self.model = load_model(weights, device=device)
+            self.preferred_size = preferred_size(weights)
         except WeightsFileError as err:
             raise WeightsError(str(err)) from None
         if score_thresh is not None:
             self.model.roi_heads.score_thresh = score_thresh
-        size = read_metadata(weights).get("input_size")  # e.g. "1024x2048" for the imported official model
-        self.preferred_size = tuple(int(v) for v in size.split("x")) if size else None
         self.config, self.device = self.model.cfg, device
         self.precision = "fp16" if half and device.type == "cuda" else "fp32"
         self.notes = ("--half needs CUDA; running in fp32 on the CPU",) if half and device.type != "cuda" else ()

@@ -17,6 +17,7 @@ from efficientps_app.errors import ExportError
 from efficientps_app.inference.onnx_format import ONNX_FORMAT, ONNX_FORMAT_VERSION, OUTPUT_NAMES
 from model.config import config_to_dict
 from model.efficientps import EfficientPS
+from model.weights import size_text
 
 DEFAULT_OPSET = 17
 
@@ -84,14 +85,14 @@ def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = 
         meta = {
             "format": ONNX_FORMAT, "format_version": ONNX_FORMAT_VERSION,
             "config": json.dumps(config_to_dict(model.cfg)),
-            "input": "dynamic" if spec.imgsz is None else f"{spec.imgsz[0]}x{spec.imgsz[1]}",
+            "input": "dynamic" if spec.imgsz is None else size_text(spec.imgsz),
             "batch": str(spec.batch), "precision": "fp16" if spec.half else "fp32",
             "efficientps_version": _version("efficientps"), "torch_version": torch.__version__,
             "onnx_version": onnx.__version__, "opset": str(spec.opset), "source_weights": source,
             "input_format": "RGB float32 in [0, 1], NCHW; normalisation is inside the graph",
         }
         if preferred_size is not None:
-            meta["preferred_size"] = f"{preferred_size[0]}x{preferred_size[1]}"
+            meta["preferred_size"] = size_text(preferred_size)
         onnx.helper.set_model_props(proto, meta)
         proto.doc_string = "EfficientPS forward_raw (panoptic fusion runs outside the graph)"
         onnx.save(proto, str(tmp))

@@ -17,6 +17,7 @@ from efficientps_app.errors import EfficientPSError, WeightsError
 from efficientps_app.inference.onnx_format import read_onnx_metadata
 from model.config import config_from_dict
 from model.device import parse_device
+from model.weights import WeightsFileError, parse_size
 from model.outputs import RawOutputs
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -62,10 +63,12 @@ class OnnxBackend:
             self.config = config_from_dict(json.loads(meta["config"]))
         except (KeyError, ValueError, TypeError) as err:
             raise WeightsError(f"{path}: invalid model config in the ONNX metadata ({err})") from None
-        self.input_size = None if meta.get("input") == "dynamic" else tuple(int(v) for v in meta["input"].split("x"))
+        try:
+            self.input_size = None if meta.get("input") == "dynamic" else parse_size(meta.get("input"), f"{path}: input")
+            self.preferred_size = parse_size(meta.get("preferred_size"), f"{path}: preferred_size")
+        except WeightsFileError as err:
+            raise WeightsError(str(err)) from None
         self.batch, self.precision = int(meta.get("batch", "1")), meta.get("precision", "fp32")
-        size = meta.get("preferred_size")
-        self.preferred_size = tuple(int(v) for v in size.split("x")) if size else None
         providers = choose_providers(device, ort.get_available_providers())
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -130,3 +130,19 @@ def test_imagenet_backbone_weights_load_by_name(tmp_path: Path, suffix: str):
         assert torch.equal(value, imagenet[key]), key
     with pytest.raises(WeightsFileError, match="mis-shaped|missing"):
         load_backbone_weights(EfficientNetBackbone(BackboneConfig("b1")), path)
+
+
+def test_sizes_in_metadata_are_read_and_written_in_one_place(tiny_model, tmp_path):
+    """'HxW' metadata: one writer, one reader; a damaged value is a clear error (was a ValueError)."""
+    from model.weights import parse_size, preferred_size, size_text
+
+    assert size_text((1024, 2048)) == "1024x2048" and parse_size("1024x2048", "x") == (1024, 2048)
+    assert parse_size(None, "x") is None
+    for bad in ("1024*2048", "x2048", "0x5", "big"):
+        with pytest.raises(WeightsFileError, match="is not a size HxW"):
+            parse_size(bad, "w.safetensors: input_size")
+    good = save_model(tiny_model, tmp_path / "a.safetensors", extra={"input_size": "128x256"})
+    assert preferred_size(good) == (128, 256)
+    bad = save_model(tiny_model, tmp_path / "b.safetensors", extra={"input_size": "128 by 256"})
+    with pytest.raises(WeightsFileError, match="b.safetensors: input_size: '128 by 256' is not a size HxW"):
+        preferred_size(bad)

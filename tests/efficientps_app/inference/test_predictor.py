@@ -90,3 +90,17 @@ def test_class_filter_keeps_ids_contiguous_for_the_panoptic_writer():
     assert [s.id for s in cars.segments] == [1, 2] and set(cars.panoptic.unique().tolist()) == {0, 1, 2}
     ids, segments = prediction_to_cityscapes(cars, CITYSCAPES_CLASSES)
     assert set(np.unique(ids).tolist()) == {0, 26001, 26002} and [s.id for s in segments] == [26001, 26002]
+
+
+def test_damaged_size_metadata_is_a_one_line_error(tmp_path, capsys):
+    from efficientps_app.cli import main
+    from model import PRESETS, build_efficientps
+    from model.weights import save_model
+
+    bad = save_model(build_efficientps(PRESETS["tiny"]), tmp_path / "b.safetensors", extra={"input_size": "128*256"})
+    from PIL import Image
+
+    Image.fromarray(_image(64, 64)).save(tmp_path / "a.png")
+    assert main(["segment", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--weights", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "input_size: '128*256' is not a size HxW" in err and "internal error" not in err
