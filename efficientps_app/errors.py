@@ -31,6 +31,10 @@ class SourceError(EfficientPSError):
     """An input image, video or stream cannot be opened or read."""
 
 
+class OutputError(EfficientPSError):
+    """An output cannot be written as asked (exists without --overwrite, a format that does not fit)."""
+
+
 class WeightsError(EfficientPSError):
     """A weights file cannot be used."""
 

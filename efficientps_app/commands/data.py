@@ -62,15 +62,15 @@ def synth_video(
     overwrite: OverwriteOpt = False,
 ) -> int:
     """Write a synthetic drive through the synthetic streets (H.264 + AAC engine hum) to try 'segment' on."""
-    from efficientps_app.errors import EfficientPSError
+    from efficientps_app.errors import OutputError
+    from efficientps_app.outputs.files import refuse_existing
     from train.synth_video import write_synthetic_drive
 
     if output.suffix.lower() != ".mp4":
-        raise EfficientPSError(f"{output}: the drive is written as .mp4")
+        raise OutputError(f"{output}: the drive is written as .mp4")
     if min(size) < 64 or size[0] % 2 or size[1] % 2:
         raise typer.BadParameter("frames must be at least 64x64 with even sides", param_hint="--size")
-    if output.exists() and not overwrite:
-        raise EfficientPSError(f"{output} already exists; pass --overwrite to replace it")
+    refuse_existing([output], overwrite)
     with stderr.status(f"rendering {int(seconds * fps)} frames"):
         write_synthetic_drive(output, seconds, fps, tuple(size), seed, crf)
     stderr.print(f"wrote {output} ({seconds:g} s at {fps} fps, {size[0]}x{size[1]}, with audio); "

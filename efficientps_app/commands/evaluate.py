@@ -52,6 +52,7 @@ def evaluate(
     output: Annotated[Path | None, typer.Option("--json", help="Where to write the results JSON.")] = None,
 ) -> int:
     """Score a model (--weights) or predictions on disk (--predictions) on a split."""
+    from efficientps_app.outputs.files import write_text_atomic
     from train.data import find_samples
     from train.evaluate import evaluate_files, evaluate_predictions
     from train.prepare import panoptic_gt_json
@@ -77,8 +78,7 @@ def evaluate(
                                            progress=lambda: progress.advance(task))
             source = weights
     stdout.print(results_table(results))
-    out = output or Path("runs/evaluate") / f"{Path(source).stem}_{split}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, sort_keys=True, default=float))
+    out = write_text_atomic(output or Path("runs/evaluate") / f"{Path(source).stem}_{split}.json",
+                            json.dumps(results, indent=2, sort_keys=True, default=float))
     stderr.print(f"results written to {out}")
     return 0

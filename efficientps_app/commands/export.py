@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from efficientps_app.commands.options import DEVICE_HELP, OverwriteOpt
-from efficientps_app.errors import EXIT_ERROR, EfficientPSError, stderr
+from efficientps_app.errors import EXIT_ERROR, EfficientPSError, OutputError, stderr
 
 PARITY_TARGET = 0.995
 
@@ -31,6 +31,7 @@ def export_onnx(
     """Export a model to ONNX (forward_raw: the fusion runs outside, shared with PyTorch) and check its parity."""
     from efficientps_app.errors import WeightsError
     from efficientps_app.inference.export import ExportSpec, export_onnx as export
+    from efficientps_app.outputs.files import refuse_existing
     from model.device import torch_device
     from model.weights import WeightsFileError, load_model, preferred_size, size_text
 
@@ -38,9 +39,8 @@ def export_onnx(
         raise EfficientPSError("give --imgsz H W or --dynamic, not both")
     out = output or weights.with_suffix(".onnx")
     if out.suffix.lower() != ".onnx":
-        raise EfficientPSError(f"-o {out}: the output must end in .onnx")
-    if out.exists() and not overwrite:
-        raise EfficientPSError(f"{out} already exists; pass --overwrite to replace it")
+        raise OutputError(f"-o {out}: the output must end in .onnx")
+    refuse_existing([out], overwrite)
     dev = torch_device(device)
     try:
         model, preferred = load_model(weights, device=dev), preferred_size(weights)
@@ -62,6 +62,7 @@ def _parity(model, path: Path, device: str) -> int:
 
     from efficientps_app.inference.onnx_backend import OnnxBackend
     from efficientps_app.inference.parity import parity_report
+    from efficientps_app.outputs.files import write_text_atomic
     from train.synth import render_scene
 
     backend = OnnxBackend(path, device)
@@ -78,8 +79,7 @@ def _parity(model, path: Path, device: str) -> int:
                       f"{r['detections_torch']}/{r['detections_onnx']}/{r['detections_matched']}",
                       f"{100 * r['panoptic_pixel_agreement']:.3f} %")
     Console(stderr=True).print(table)
-    report_path = path.with_suffix(".parity.json")
-    report_path.write_text(json.dumps(report, indent=2))
+    report_path = write_text_atomic(path.with_suffix(".parity.json"), json.dumps(report, indent=2))
     worst = min(r["panoptic_pixel_agreement"] for r in report.values())
     stderr.print(f"parity: lowest panoptic agreement {100 * worst:.3f} % (target {100 * PARITY_TARGET:.1f} %); "
                  f"report saved to {report_path}", markup=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from efficientps_app.commands.options import OverwriteOpt
-from efficientps_app.errors import EfficientPSError, stderr
+from efficientps_app.errors import OutputError, stderr
 
 
 def import_weights(
@@ -22,13 +22,13 @@ def import_weights(
     overwrite: OverwriteOpt = False,
 ) -> int:
     """Convert the official EfficientPS checkpoint (mmcv .pth/.zip) to a .safetensors file for every command."""
+    from efficientps_app.outputs.files import refuse_existing
     from model.official import OFFICIAL_INPUT_SIZE, PROVENANCE, convert_official, read_official_checkpoint
     from model.weights import save_model, size_text
 
     if output.suffix != ".safetensors":
-        raise EfficientPSError(f"-o {output}: the output must end in .safetensors")
-    if output.exists() and not overwrite:
-        raise EfficientPSError(f"{output} already exists; pass --overwrite to replace it")
+        raise OutputError(f"-o {output}: the output must end in .safetensors")
+    refuse_existing([output], overwrite)
     with stderr.status(f"reading {checkpoint.name}"):
         state, dropped = read_official_checkpoint(checkpoint, trust=trust_checkpoint)
         model, report = convert_official(state, allow_partial=allow_partial)

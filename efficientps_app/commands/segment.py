@@ -70,20 +70,20 @@ def segment(
 
         weights = default_weights(announce=not quiet)
     wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
-    predictor = Predictor(weights, device=device, half=half, imgsz=imgsz, scale=scale, conf=conf,
-                          classes=wanted, batch=batch, backend=backend, threads=threads)
-    print_notes(predictor.notes)
     options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
                             side_by_side=side_by_side)
     with open_source(source, recursive=recursive, stream_buffer=stream_buffer, vid_stride=vid_stride,
                      start=start, end=end) as src:
-        plan = plan_outputs(src, output, predictor, save_panoptic=save_panoptic, save_json=save_json,
-                            audio=not no_audio, crf=crf, overwrite=overwrite, arguments=arguments)
+        plan = plan_outputs(src, output, save_panoptic=save_panoptic, save_json=save_json,
+                            audio=not no_audio, crf=crf, overwrite=overwrite)
+        predictor = Predictor(weights, device=device, half=half, imgsz=imgsz, scale=scale, conf=conf,
+                              classes=wanted, batch=batch, backend=backend, threads=threads)
+        print_notes(predictor.notes)
         if not quiet:
             stderr.print(f"segmenting {src.name} with {predictor.backend.note} -> {plan.root}", markup=False)
         total = src.total if max_frames is None or src.total is None else min(src.total, max_frames)
         with FrameProgress(total, disabled=quiet) as progress:
-            summary = run_pipeline(predictor, src, plan.sinks, options, max_frames=max_frames,
+            summary = run_pipeline(predictor, src, plan.start(predictor.classes, arguments), options, max_frames=max_frames,
                                    on_frame=progress.advance)
     if not quiet or summary.interrupted:
         print_summary(summary, predictor.timings)

@@ -11,7 +11,7 @@ import typer
 
 from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
 from efficientps_app.console import print_notes
-from efficientps_app.errors import EfficientPSError, stderr
+from efficientps_app.errors import EfficientPSError, OutputError, stderr
 
 
 def view(
@@ -70,9 +70,11 @@ def view(
     app.processEvents()
     image = window.grab()
     window.close()
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(screenshot)):
-        raise EfficientPSError(f"{screenshot}: could not write the screenshot")
+    from efficientps_app.outputs.files import atomic_path
+
+    with atomic_path(screenshot) as tmp:
+        if not image.save(str(tmp)):
+            raise OutputError(f"{screenshot}: could not write the screenshot")
     stderr.print(f"saved {screenshot} ({image.width()}x{image.height()})", markup=False)
     return 0
 

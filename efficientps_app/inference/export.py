@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 from efficientps_app.errors import ExportError
+from efficientps_app.outputs.files import atomic_path
 from efficientps_app.inference.onnx_format import ONNX_FORMAT, ONNX_FORMAT_VERSION, OUTPUT_NAMES
 from model.config import config_to_dict
 from model.efficientps import EfficientPS
@@ -58,8 +58,6 @@ def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = 
     Raises:
         ExportError: the export is impossible as asked (fp16 without CUDA, sizes not a multiple of 32, ...).
     """
-    import onnx
-
     if spec.half and next(model.parameters()).device.type != "cuda":
         raise ExportError("--half exports an fp16 graph for CUDA and needs a CUDA device to trace on; "
                           "export fp32 here (ONNX Runtime runs fp32 on the GPU too)")
@@ -74,36 +72,41 @@ def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = 
     dynamic: dict[str, dict[int, str]] = {name: {0: "detections"} for name in OUTPUT_NAMES[1:]}
     if spec.imgsz is None:
         dynamic |= {"images": {2: "height", 3: "width"}, "sem_logits": {2: "height", 3: "width"}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial.onnx")
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer warnings about Python ints are expected and harmless here
-            torch.onnx.export(graph, (dummy,), str(tmp), dynamo=False, opset_version=spec.opset,
-                              input_names=["images"], output_names=OUTPUT_NAMES, dynamic_axes=dynamic)
-        proto = onnx.load(str(tmp))
-        meta = {
-            "format": ONNX_FORMAT, "format_version": ONNX_FORMAT_VERSION,
-            "config": json.dumps(config_to_dict(model.cfg)),
-            "input": "dynamic" if spec.imgsz is None else size_text(spec.imgsz),
-            "batch": str(spec.batch), "precision": "fp16" if spec.half else "fp32",
-            "efficientps_version": _version("efficientps"), "torch_version": torch.__version__,
-            "onnx_version": onnx.__version__, "opset": str(spec.opset), "source_weights": source,
-            "input_format": "RGB float32 in [0, 1], NCHW; normalisation is inside the graph",
-        }
-        if preferred_size is not None:
-            meta["preferred_size"] = size_text(preferred_size)
-        onnx.helper.set_model_props(proto, meta)
-        proto.doc_string = "EfficientPS forward_raw (panoptic fusion runs outside the graph)"
-        onnx.save(proto, str(tmp))
-        onnx.checker.check_model(str(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+                warnings.simplefilter("ignore")  # tracer warnings about Python ints are expected and harmless
+                torch.onnx.export(graph, (dummy,), str(tmp), dynamo=False, opset_version=spec.opset,
+                                  input_names=["images"], output_names=OUTPUT_NAMES, dynamic_axes=dynamic)
+            _add_metadata(tmp, model, spec, source, preferred_size)
     except ExportError:
         raise
     except Exception as err:
         raise ExportError(f"ONNX export failed: {type(err).__name__}: {str(err).splitlines()[0][:300]}") from err
     finally:
-        tmp.unlink(missing_ok=True)
         if spec.half:
             model.float()
     return path
+
+
+def _add_metadata(path: Path, model: EfficientPS, spec: ExportSpec, source: str,
+                  preferred_size: tuple[int, int] | None) -> None:
+    """Write our metadata (:mod:`efficientps_app.inference.onnx_format`) into the traced model; check it."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    meta = {
+        "format": ONNX_FORMAT, "format_version": ONNX_FORMAT_VERSION,
+        "config": json.dumps(config_to_dict(model.cfg)),
+        "input": "dynamic" if spec.imgsz is None else size_text(spec.imgsz),
+        "batch": str(spec.batch), "precision": "fp16" if spec.half else "fp32",
+        "efficientps_version": _version("efficientps"), "torch_version": torch.__version__,
+        "onnx_version": onnx.__version__, "opset": str(spec.opset), "source_weights": source,
+        "input_format": "RGB float32 in [0, 1], NCHW; normalisation is inside the graph",
+    }
+    if preferred_size is not None:
+        meta["preferred_size"] = size_text(preferred_size)
+    onnx.helper.set_model_props(proto, meta)
+    proto.doc_string = "EfficientPS forward_raw (panoptic fusion runs outside the graph)"
+    onnx.save(proto, str(path))
+    onnx.checker.check_model(str(path))

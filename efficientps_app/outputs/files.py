@@ -1,12 +1,22 @@
-"""Files written whole or not at all: a hidden temporary name next to the target, renamed when complete."""
+"""Files written whole or not at all, and the one check before writing any.
+
+Every output of the app is written under a hidden temporary name next to its target
+(:func:`temp_path`) and renamed when complete (:func:`finish`, :func:`atomic_path`), so an interrupted
+or failed run never leaves a half-written file under the real name. :func:`refuse_existing` is the
+"exists, and no --overwrite" check of every command.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from efficientps_app.errors import OutputError
 
 
 def temp_path(path: Path) -> Path:
@@ -14,12 +24,51 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
-def write_image_atomic(path: Path, rgb: np.ndarray) -> None:
-    """Write an RGB image (format from the suffix) via a temporary file and a rename."""
+def finish(tmp: Path, path: Path, keep: bool) -> Path | None:
+    """Rename the temporary file ``tmp`` to ``path`` (``keep``) or remove it; the path kept, if any."""
+    if keep:
+        os.replace(tmp, path)
+        return path
+    tmp.unlink(missing_ok=True)
+    return None
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """``with atomic_path(p) as tmp: write tmp`` renames ``tmp`` to ``p`` on success and removes it on failure
+    (the parent folder is made first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params):
+    try:
+        yield tmp
+        finish(tmp, path, keep=True)
+    finally:
         tmp.unlink(missing_ok=True)
-        raise OSError(f"{path}: could not write the image")
-    os.replace(tmp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write a text file via a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return path
+
+
+def write_image_atomic(path: Path, rgb: np.ndarray) -> None:
+    """Write an RGB image (format from the suffix) via a temporary file and a rename."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params):
+            raise OSError(f"{path}: could not write the image")
+
+
+def refuse_existing(paths: Iterable[Path], overwrite: bool) -> None:
+    """Stop before anything is computed when an output exists and ``--overwrite`` was not given.
+
+    Raises:
+        OutputError: naming the first existing path (and how many more there are).
+    """
+    existing = [p for p in paths if p.exists()]
+    if existing and not overwrite:
+        if len(existing) == 1:
+            raise OutputError(f"{existing[0]} already exists; pass --overwrite to replace it")
+        raise OutputError(f"{existing[0]} and {len(existing) - 1} more already exist; pass --overwrite to replace them")

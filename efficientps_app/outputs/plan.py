@@ -1,4 +1,5 @@
-"""Where ``segment`` writes: resolves ``-o`` for the source kind, refuses to overwrite, builds the sinks.
+"""Where ``segment`` writes: resolves ``-o`` for the source kind and refuses to overwrite, before the model is
+loaded; the plan then builds the sinks.
 
 * Images: ``-o DIR`` (default ``runs/segment/predictN/``) gets overlays under the images' relative names,
   plus ``panoptic.json`` + ``panoptic/`` and ``predictions.jsonl`` when asked for.
@@ -10,29 +11,64 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 
-from efficientps_app.errors import EfficientPSError, SourceError
+from efficientps_app.errors import OutputError
+from efficientps_app.outputs.files import refuse_existing, write_text_atomic
 from efficientps_app.outputs.video_writer import CONTAINERS
 
 if TYPE_CHECKING:
-    from efficientps_app.inference.predictor import Predictor
     from efficientps_app.outputs.sinks import Sink
     from efficientps_app.sources.frames import Source
+    from model.classes import ClassSpec
 
 RUNS_DIR = Path("runs/segment")
 
 
-@dataclass
+@dataclass(frozen=True)
 class OutputPlan:
-    """Where the outputs go (``root``: the folder that receives them) and the sinks that write them."""
+    """Every output path of a run, checked; :meth:`start` makes the writers once the model is loaded.
+
+    Attributes:
+        root: The folder that receives the outputs (for display).
+        images: Folder of overlay images (image sources), or None.
+        video: The overlay video (video and live sources), or None.
+        panoptic: COCO panoptic JSON (its PNGs go into the folder of the same stem), or None.
+        jsonl: JSON lines of segments, or None.
+        fps, audio_from, crf: How the video is written.
+        arguments_file: ``args.yaml`` of a default run folder, or None.
+    """
 
     root: Path
-    sinks: list[Sink]
+    images: Path | None = None
+    video: Path | None = None
+    panoptic: Path | None = None
+    jsonl: Path | None = None
+    fps: float | None = None
+    audio_from: Path | None = None
+    crf: int = 20
+    arguments_file: Path | None = None
+
+    def start(self, classes: tuple[ClassSpec, ...], arguments: dict) -> list[Sink]:
+        """The sinks of the run (for a model with these classes); writes ``arguments_file``."""
+        from efficientps_app.outputs.sinks import ImageSink, JsonlSink, PanopticSink, VideoSink
+
+        if self.arguments_file is not None:
+            write_text_atomic(self.arguments_file, yaml.safe_dump(arguments, sort_keys=False))
+        sinks: list[Sink] = []
+        if self.images is not None:
+            sinks.append(ImageSink(self.images))
+        if self.video is not None:
+            sinks.append(VideoSink(self.video, self.fps, self.audio_from, self.crf))
+        if self.panoptic is not None:
+            sinks.append(PanopticSink(self.panoptic, classes))
+        if self.jsonl is not None:
+            sinks.append(JsonlSink(self.jsonl, classes))
+        return sinks
 
 
 def next_run_dir(base: Path = RUNS_DIR, name: str = "predict") -> Path:
@@ -53,59 +89,41 @@ def _stem(source: Source) -> str:
 def plan_outputs(
     source: Source,
     output: Path | None,
-    predictor: Predictor,
     *,
     save_panoptic: bool,
     save_json: bool,
     audio: bool,
     crf: int,
     overwrite: bool,
-    arguments: dict,
 ) -> OutputPlan:
-    """Decide every output path, check them, and build the sinks.
+    """Decide every output path and check them (before any model is loaded).
 
     Raises:
-        EfficientPSError: an output exists (without ``overwrite``) or ``-o`` does not fit the source.
+        OutputError: an output exists (without ``overwrite``) or ``-o`` does not fit the source.
     """
-    from efficientps_app.outputs.sinks import ImageSink, JsonlSink, PanopticSink, VideoSink
-
     run_dir = output is None
     root = next_run_dir() if run_dir else output
-    classes = predictor.classes
-    sinks: list[Sink] = []
     if source.kind == "images":
         if root.suffix.lower() in CONTAINERS:
-            raise EfficientPSError(f"-o {output}: image sources write overlay images into a folder, not a video")
+            raise OutputError(f"-o {output}: image sources write overlay images into a folder, not a video")
         if root.exists() and not root.is_dir():
-            raise EfficientPSError(f"-o {output}: exists and is not a folder")
-        images = ImageSink(root)
-        targets = [images.target(rel) for rel in source.relative]
-        sinks.append(images)
+            raise OutputError(f"-o {output}: exists and is not a folder")
+        plan = OutputPlan(root, images=root)
+        targets = [root / rel for rel in source.relative]
         side = root / "panoptic.json", root / "predictions.jsonl"
     else:
-        if root.suffix:
-            if root.suffix.lower() not in CONTAINERS:
-                raise SourceError(f"-o {output}: unsupported video container (use {', '.join(CONTAINERS)})")
-            video_path = root
-        else:
-            video_path = root / f"{_stem(source)}.mp4"
-        fps = getattr(source, "fps", None)
-        audio_from = getattr(source, "path", None) if audio else None
-        sinks.append(VideoSink(video_path, fps, audio_from, crf))
-        targets = [video_path]
-        stem = video_path.with_suffix("")
-        side = stem.parent / f"{stem.name}_panoptic.json", stem.with_suffix(".jsonl")
+        if root.suffix and root.suffix.lower() not in CONTAINERS:
+            raise OutputError(f"-o {output}: unsupported video container (use {', '.join(CONTAINERS)})")
+        video = root if root.suffix else root / f"{_stem(source)}.mp4"
+        plan = OutputPlan(video.parent, video=video, fps=getattr(source, "fps", None), crf=crf,
+                          audio_from=getattr(source, "path", None) if audio else None)
+        targets = [video]
+        side = video.with_name(f"{video.stem}_panoptic.json"), video.with_suffix(".jsonl")
     if save_panoptic:
-        sinks.append(PanopticSink(side[0], classes))
+        plan = replace(plan, panoptic=side[0])
         targets += [side[0], side[0].with_suffix("")]
     if save_json:
-        sinks.append(JsonlSink(side[1], classes))
+        plan = replace(plan, jsonl=side[1])
         targets.append(side[1])
-    existing = [p for p in targets if p.exists()]
-    if existing and not overwrite:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise EfficientPSError(f"{existing[0]}{more} already exist(s); pass --overwrite to replace")
-    if run_dir:
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "args.yaml").write_text(yaml.safe_dump(arguments, sort_keys=False))
-    return OutputPlan(root=root if source.kind == "images" else targets[0].parent, sinks=sinks)
+    refuse_existing(targets, overwrite)
+    return replace(plan, arguments_file=root / "args.yaml") if run_dir else plan

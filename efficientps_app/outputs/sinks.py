@@ -13,14 +13,13 @@ started. Formats:
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from efficientps_app.inference.predictor import Prediction
-from efficientps_app.outputs.files import temp_path, write_image_atomic
+from efficientps_app.outputs.files import finish, temp_path, write_image_atomic, write_text_atomic
 from efficientps_app.outputs.video_writer import VideoWriter
 from model.classes import ClassSpec
 
@@ -53,12 +52,9 @@ class ImageSink:
     def __init__(self, folder: Path) -> None:
         self.folder, self.written = folder, []
 
-    def target(self, relative_path: str) -> Path:
-        return self.folder / relative_path
-
     def write(self, prediction: Prediction, overlay: np.ndarray | None) -> None:
         rel = prediction.frame.meta.relative_path or f"{frame_stem(prediction)}.png"
-        path = self.target(rel)
+        path = self.folder / rel
         write_image_atomic(path, overlay)
         self.written.append(path)
 
@@ -133,10 +129,7 @@ class PanopticSink:
         categories = [{"id": c.label_id, "name": c.name, "color": list(c.color), "supercategory": "",
                        "isthing": int(c.is_thing)} for c in self.classes]
         data = {"images": self.images, "annotations": self.annotations, "categories": categories}
-        tmp = temp_path(self.json_path)
-        self.json_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.json_path)
+        write_text_atomic(self.json_path, json.dumps(data))
         return [self.json_path, self.folder]
 
 
@@ -177,11 +170,7 @@ class JsonlSink:
         if self._file is None:
             return []
         self._file.close()
-        if not keep:
-            self._tmp.unlink(missing_ok=True)
-            return []
-        os.replace(self._tmp, self.path)
-        return [self.path]
+        return [self.path] if finish(self._tmp, self.path, keep) else []
 
 
 def export_frame(folder: Path, prediction: Prediction, view: np.ndarray, classes: tuple[ClassSpec, ...]) -> list[Path]:
@@ -197,8 +186,6 @@ def export_frame(folder: Path, prediction: Prediction, view: np.ndarray, classes
     records = segment_records(prediction, classes)
     for record, seg in zip(records, segments):
         record["panoptic_id"] = seg.id
-    tmp = temp_path(paths[2])
-    tmp.write_text(json.dumps({"file_name": paths[1].name, "source": prediction.frame.meta.source_name,
-                               "frame": prediction.frame.meta.index, "segments": records}, indent=1))
-    os.replace(tmp, paths[2])
+    write_text_atomic(paths[2], json.dumps({"file_name": paths[1].name, "source": prediction.frame.meta.source_name,
+                                            "frame": prediction.frame.meta.index, "segments": records}, indent=1))
     return paths

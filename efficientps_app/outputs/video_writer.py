@@ -6,14 +6,13 @@ interrupted run still finalises what it has (a playable, shorter video); a faile
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from efficientps_app.errors import SourceError
-from efficientps_app.outputs.files import temp_path
+from efficientps_app.errors import OutputError
+from efficientps_app.outputs.files import finish, temp_path
 from efficientps_app.sources.frames import FrameMeta, frame_rate
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -43,7 +42,7 @@ class VideoWriter:
         self.path = Path(path)
         self.format = CONTAINERS.get(self.path.suffix.lower())
         if self.format is None:
-            raise SourceError(f"{path}: unsupported video container (use {', '.join(CONTAINERS)})")
+            raise OutputError(f"{path}: unsupported video container (use {', '.join(CONTAINERS)})")
         self.fps, self.audio_from, self.crf, self.preset = fps, audio_from, crf, preset
         self._tmp = temp_path(self.path)
         self._out = self._video = self._audio = None
@@ -124,11 +123,7 @@ class VideoWriter:
                 self._audio.close()
             self._out.close()
             self._out = None
-        if keep and self.frames:
-            os.replace(self._tmp, self.path)
-            return self.path
-        self._tmp.unlink(missing_ok=True)
-        return None
+        return finish(self._tmp, self.path, keep and self.frames > 0)
 
 
 class _AudioCopier:

@@ -175,3 +175,17 @@ def test_class_filter_with_panoptic_output_on_the_demo_drive(tmp_path, capsys):
         assert all(s["category_id"] == 26 for s in ann["segments_info"])  # car's labelId
         cars += len(ann["segments_info"])
     assert cars > 0
+
+
+def test_outputs_are_checked_before_the_model_is_loaded(tmp_path, capsys, monkeypatch):
+    """An existing output is refused without reading the weights; a failed start leaves no run folder."""
+    monkeypatch.chdir(tmp_path)
+    src = _images(tmp_path / "in", n=1)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "img0_leftImg8bit.png").write_bytes(b"precious")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not weights")
+    code, _, err = run(["segment", str(src), "-o", str(tmp_path / "out"), "--weights", str(junk)], capsys)
+    assert code == 1 and "already exists; pass --overwrite" in err
+    code, _, err = run(["segment", str(src), "--weights", str(junk)], capsys)
+    assert code == 1 and "junk.safetensors" in err and not (tmp_path / "runs").exists()

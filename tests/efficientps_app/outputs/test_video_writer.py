@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from efficientps_app.errors import SourceError
+from efficientps_app.errors import OutputError
 from efficientps_app.outputs.files import temp_path
 from efficientps_app.outputs.video_writer import VideoWriter
 from efficientps_app.sources.dispatch import open_source
@@ -79,5 +79,5 @@ def test_discarded_output_leaves_nothing(tmp_path):
 
 
 def test_unsupported_container_is_refused(tmp_path):
-    with pytest.raises(SourceError, match="unsupported video container"):
+    with pytest.raises(OutputError, match="unsupported video container"):
         VideoWriter(tmp_path / "x.avi", fps=5)
