@@ -72,16 +72,17 @@ def _is_domain_error(err: Exception) -> bool:
 def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:
     """Run the Typer/Click command; map every outcome to an exit code with one line of error text.
 
-    Set ``EFFICIENTPS_DEBUG=1`` to let unexpected exceptions raise with their traceback.
+    A command that was interrupted and finalised its outputs returns :data:`EXIT_INTERRUPTED` (the one
+    signal for that); a Ctrl-C that reaches the funnel (while loading, say) ends the same way. Set
+    ``EFFICIENTPS_DEBUG=1`` to let unexpected exceptions raise with their traceback.
     """
     try:
         result = command.main(args=args, prog_name="efficientps", standalone_mode=False)
     except typer.Abort as err:
-        if isinstance(err.__cause__, KeyboardInterrupt):  # Click turns Ctrl-C into Abort
-            error_line("interrupted")
-            return EXIT_INTERRUPTED
-        error_line("aborted")
-        return EXIT_ERROR
+        if not isinstance(err.__cause__, KeyboardInterrupt):  # Click turns Ctrl-C into Abort
+            error_line("aborted")
+            return EXIT_ERROR
+        result = EXIT_INTERRUPTED
     except KeyboardInterrupt:
         result = EXIT_INTERRUPTED
     except typer.TyperException as err:  # Click's usage errors (Typer vendors Click)

@@ -12,7 +12,7 @@ import typer
 
 from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
 from efficientps_app.console import print_notes
-from efficientps_app.errors import EXIT_PARTIAL, EfficientPSError, stderr
+from efficientps_app.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EfficientPSError, stderr
 from efficientps_app.outputs.plan import plan_outputs
 
 Opt = typer.Option
@@ -88,7 +88,7 @@ def segment(
     if not quiet or summary.interrupted:
         print_summary(summary, predictor.timings)
     if summary.interrupted:
-        raise KeyboardInterrupt  # exit code 130, after the outputs were finalised and listed
+        return EXIT_INTERRUPTED  # after the outputs were finalised and listed
     if src.kind == "images" and summary.failures:
         if summary.frames == 0:
             raise EfficientPSError(f"none of the {len(summary.failures)} images could be read")

@@ -189,3 +189,29 @@ def test_outputs_are_checked_before_the_model_is_loaded(tmp_path, capsys, monkey
     assert code == 1 and "already exists; pass --overwrite" in err
     code, _, err = run(["segment", str(src), "--weights", str(junk)], capsys)
     assert code == 1 and "junk.safetensors" in err and not (tmp_path / "runs").exists()
+
+
+def test_an_interruption_ends_one_way_wherever_it_comes(tiny_weights, tmp_path, capsys, monkeypatch):
+    """Finalised after Ctrl-C (the command returns 130) or Ctrl-C while loading: the same exit and line."""
+    import efficientps_app.inference.predictor as predictor_module
+    import efficientps_app.pipeline as pipeline
+
+    src = make_video(tmp_path / "clip.mp4", frames=6, audio=None)
+    real = pipeline.run_pipeline
+
+    def interrupted_at_the_third_frame(*args, on_frame=None, **kwargs):
+        def stop(pred):
+            if pred.frame.meta.index == 2:
+                raise KeyboardInterrupt
+        return real(*args, on_frame=stop, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_pipeline", interrupted_at_the_third_frame)
+    code, _, err = run(["segment", str(src), "-o", str(tmp_path / "a.mp4"), "--weights", str(tiny_weights)], capsys)
+    assert code == 130 and err.count("error: interrupted") == 1 and f"saved {tmp_path / 'a.mp4'}" in err
+
+    def loading(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predictor_module.Predictor, "__init__", loading)
+    code, _, err = run(["segment", str(src), "-o", str(tmp_path / "b.mp4"), "--weights", str(tiny_weights)], capsys)
+    assert (code, err) == (130, "error: interrupted\n")
