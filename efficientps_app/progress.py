@@ -13,7 +13,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from efficientps_app.errors import stderr
+from efficientps_app.console import stderr
 from efficientps_app.inference.predictor import Prediction
 from efficientps_app.pipeline import RunSummary
 from efficientps_app.timings import Timings

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 
 from efficientps_app.commands.options import OverwriteOpt
+from efficientps_app.console import stderr
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 data_app = typer.Typer(help="Prepare a Cityscapes folder, or write a synthetic one in the same layout.",
                        no_args_is_help=True)
 

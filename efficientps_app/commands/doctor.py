@@ -6,14 +6,13 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from efficientps_app.console import stdout
 from efficientps_app.doctor import run_checks
 from efficientps_app.errors import EXIT_ERROR, EXIT_OK
 
-stdout = Console(highlight=False)
 _STYLE = {"ok": "green", "warn": "yellow", "missing": "red"}
 
 

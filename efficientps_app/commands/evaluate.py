@@ -7,16 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
-from efficientps_app.console import print_notes
+from efficientps_app.console import print_notes, stderr, stdout
 from efficientps_app.errors import EfficientPSError
-
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def results_table(results: dict) -> Table:

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from efficientps_app.commands.options import DEVICE_HELP, OverwriteOpt
-from efficientps_app.errors import EXIT_ERROR, EfficientPSError, OutputError, stderr
+from efficientps_app.console import stderr
+from efficientps_app.errors import EXIT_ERROR, EfficientPSError, OutputError
 
 PARITY_TARGET = 0.995
 
@@ -78,7 +78,7 @@ def _parity(model, path: Path, device: str) -> int:
         table.add_row(name, "x".join(map(str, r["size"])), f"{r['sem_logits_max_abs_diff']:.2e}",
                       f"{r['detections_torch']}/{r['detections_onnx']}/{r['detections_matched']}",
                       f"{100 * r['panoptic_pixel_agreement']:.3f} %")
-    Console(stderr=True).print(table)
+    stderr.print(table)
     report_path = write_text_atomic(path.with_suffix(".parity.json"), json.dumps(report, indent=2))
     worst = min(r["panoptic_pixel_agreement"] for r in report.values())
     stderr.print(f"parity: lowest panoptic agreement {100 * worst:.3f} % (target {100 * PARITY_TARGET:.1f} %); "

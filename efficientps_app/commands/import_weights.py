@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from efficientps_app.commands.options import OverwriteOpt
-from efficientps_app.errors import OutputError, stderr
+from efficientps_app.console import stderr
+from efficientps_app.errors import OutputError
 
 
 def import_weights(

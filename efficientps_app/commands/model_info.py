@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from efficientps_app.console import stdout
 from efficientps_app.errors import EXIT_OK, WeightsError
-
-stdout = Console(highlight=False)
 
 
 def model_info(

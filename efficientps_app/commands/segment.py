@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
-from efficientps_app.console import print_notes
-from efficientps_app.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EfficientPSError, stderr
+from efficientps_app.console import print_notes, stderr
+from efficientps_app.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EfficientPSError
 from efficientps_app.outputs.plan import plan_outputs
 
 Opt = typer.Option

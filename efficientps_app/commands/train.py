@@ -6,15 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 from rich.text import Text
 
 from efficientps_app.commands.options import DEVICE_HELP
+from efficientps_app.console import stderr
 from efficientps_app.errors import EXIT_INTERRUPTED, EfficientPSError
-
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _SpeedColumn(ProgressColumn):

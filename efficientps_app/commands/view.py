@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
-from efficientps_app.console import print_notes
-from efficientps_app.errors import EfficientPSError, OutputError, stderr
+from efficientps_app.console import print_notes, stderr
+from efficientps_app.errors import EfficientPSError, OutputError
 
 
 def view(

@@ -136,3 +136,14 @@ def test_the_predictor_reads_precision_and_device_back_from_the_backend(tiny_wei
     predictor = Predictor(tiny_weights, device="cpu", half=True)
     assert (predictor.precision, predictor.device.type) == ("fp32", "cpu") == (predictor.backend.precision, "cpu")
     assert predictor.notes == ["--half needs CUDA; running in fp32 on the CPU"]
+
+
+def test_one_console_for_every_command():
+    """Every command prints through efficientps_app.console (one stdout, one stderr)."""
+    import ast
+
+    package = Path(__file__).resolve().parents[2] / "efficientps_app"
+    makers = [str(p.relative_to(package)) for p in package.rglob("*.py")
+              if any(isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", "")) == "Console"
+                     for n in ast.walk(ast.parse(p.read_text())))]
+    assert makers == ["console.py"]
