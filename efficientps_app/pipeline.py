@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from efficientps_app.threads import DONE, QUEUE_SIZE, Worker, put_while
+from efficientps_app.timings import Stage
 
 if TYPE_CHECKING:
     from efficientps_app.inference.predictor import Prediction, Predictor
@@ -67,8 +68,8 @@ def run_pipeline(
             t1 = time.perf_counter()
             for sink in sinks:
                 sink.write(pred, image)
-            timings.add("render", t1 - t0)
-            timings.add("write", time.perf_counter() - t1)
+            timings.add(Stage.RENDER, t1 - t0)
+            timings.add(Stage.WRITE, time.perf_counter() - t1)
             summary.frames += 1
 
     writer = Worker(write_all, "efficientps-writer")

@@ -47,9 +47,7 @@ class FrameProgress:
 def print_summary(summary: RunSummary, timings: Timings) -> None:
     """Frames, throughput, milliseconds per stage, failures and outputs, on stderr."""
     fps = summary.frames / summary.wall_s if summary.wall_s > 0 else 0.0
-    stages = timings.ms_per_frame()
-    order = ("decode", "preprocess", "inference", "fusion", "render", "write")
-    per_stage = ", ".join(f"{k} {stages[k]:.1f}" for k in order if k in stages)
+    per_stage = ", ".join(f"{stage.value} {ms:.1f}" for stage, ms in timings.ms_per_frame().items())
     stderr.print(f"{summary.frames} frames in {summary.wall_s:.1f} s ({fps:.2f} frames/s); "
                  f"ms per frame: {per_stage}")
     if summary.failures:

@@ -8,10 +8,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from efficientps_app.timings import Timings
+from efficientps_app.timings import Stage, Timings
 
 DONE = object()  # end-of-stream marker put on queues
 QUEUE_SIZE = 8
@@ -57,7 +55,7 @@ def prefetch(frames: Iterable, timings: Timings | None = None, size: int = QUEUE
             t0 = time.perf_counter()
             item = next(iterator, DONE)
             if timings is not None and item is not DONE:
-                timings.add("decode", time.perf_counter() - t0)
+                timings.add(Stage.DECODE, time.perf_counter() - t0)
             if not put_while(q, item, lambda: not stop.is_set()) or item is DONE:
                 return
 
@@ -89,7 +87,7 @@ def _timed(frames: Iterable, timings: Timings | None) -> Iterator:
         if item is DONE:
             return
         if timings is not None:
-            timings.add("decode", time.perf_counter() - t0)
+            timings.add(Stage.DECODE, time.perf_counter() - t0)
         yield item
 
 

@@ -21,7 +21,7 @@ from efficientps_app.inference.tracking import Tracker, tracks
 from efficientps_app.sources.dispatch import open_source
 from efficientps_app.sources.frames import Frame, Source, read_ahead
 from efficientps_app.threads import prefetch
-from efficientps_app.timings import Timings
+from efficientps_app.timings import Stage, Timings
 from model.classes import ClassSpec
 from model.fusion import fuse_panoptic
 from model.outputs import PanopticResult, RawOutputs, results_to_cpu, select_segments
@@ -108,7 +108,7 @@ class Predictor:
         for shape, idx in groups.items():
             for i, result in zip(idx, self._run([images[i] for i in idx], shape[:2])):
                 results[i] = result
-        self.timings.frames += len(images)
+        self.timings.count(len(images))
         return results  # type: ignore[return-value]
 
     def transform(self, height: int, width: int) -> InferenceTransform:
@@ -131,9 +131,9 @@ class Predictor:
         _sync(self.device)
         t2 = time.perf_counter()
         results = results_to_cpu([transform.restore(self._fuse(raw, i)) for i in range(len(images))])
-        self.timings.add("preprocess", t1 - t0)
-        self.timings.add("inference", t2 - t1)
-        self.timings.add("fusion", time.perf_counter() - t2)
+        self.timings.add(Stage.PREPROCESS, t1 - t0)
+        self.timings.add(Stage.INFERENCE, t2 - t1)
+        self.timings.add(Stage.FUSION, time.perf_counter() - t2)
         return results
 
     def _fuse(self, raw: RawOutputs, index: int) -> PanopticResult:
