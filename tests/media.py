@@ -17,9 +17,11 @@ def make_video(
     audio: str | None = "aac",
     codec: str = "libx264",
     pts_step: list[int] | None = None,
+    images: list[np.ndarray] | None = None,
 ) -> Path:
-    """Write a test video: a square moving right over a gradient; ``audio`` names the audio codec
-    (a 440 Hz tone as long as the video) or None. ``pts_step`` gives variable frame durations (in 1/fps)."""
+    """Write a test video: a square moving right over a gradient (or ``images``, (H, W, 3) uint8 RGB of
+    ``size``); ``audio`` names the audio codec (a 440 Hz tone as long as the video) or None. ``pts_step``
+    gives variable frame durations (in 1/fps)."""
     h, w = size
     fmt = {".mkv": "matroska", ".mov": "mov"}.get(path.suffix, "mp4")
     with av.open(str(path), "w", format=fmt) as out:
@@ -33,10 +35,13 @@ def make_video(
             astream.layout = "mono"
         pts = 0
         for i in range(frames):
-            img = np.zeros((h, w, 3), np.uint8)
-            img[..., 0] = np.linspace(0, 255, w, dtype=np.uint8)[None]
-            x = (i * 5) % max(w - 16, 1)
-            img[h // 4 : h // 4 + 16, x : x + 16] = (255, 255, 0)
+            if images is not None:
+                img = images[i]
+            else:
+                img = np.zeros((h, w, 3), np.uint8)
+                img[..., 0] = np.linspace(0, 255, w, dtype=np.uint8)[None]
+                x = (i * 5) % max(w - 16, 1)
+                img[h // 4 : h // 4 + 16, x : x + 16] = (255, 255, 0)
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts, frame.time_base = pts, video.time_base
             pts += tick * (pts_step[i % len(pts_step)] if pts_step else 1)

@@ -89,11 +89,11 @@ def segment(
         print_summary(summary, predictor.timings)
     if summary.interrupted:
         return EXIT_INTERRUPTED  # after the outputs were finalised and listed
-    if src.kind == "images" and summary.failures:
-        if summary.frames == 0:
+    if summary.frames == 0:
+        if src.kind == "images":
             raise EfficientPSError(f"none of the {len(summary.failures)} images could be read")
-        return EXIT_PARTIAL
-    return 0
+        raise EfficientPSError(f"{src.name}: no frames to segment (check --start, --end and the file)")
+    return EXIT_PARTIAL if src.kind == "images" and summary.failures else 0
 
 
 def _arguments(params: dict) -> dict:

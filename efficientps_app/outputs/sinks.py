@@ -122,7 +122,7 @@ class PanopticSink:
         self.annotations.append({"image_id": image_id, "file_name": f"{image_id}.png", "segments_info": infos})
 
     def close(self, keep: bool, complete: bool) -> list[Path]:
-        if not keep:
+        if not keep or not self.images:
             for path in self.written:
                 path.unlink(missing_ok=True)
             return []

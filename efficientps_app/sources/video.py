@@ -37,16 +37,26 @@ class VideoSource:
         self._stream.thread_type = "AUTO"
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps: float | None = float(rate) if rate else None
-        start = self._stream.start_time
-        self._t_first = float(start * self._stream.time_base) if start is not None else 0.0
+        first = self._stream.start_time
+        self._t_first = float(first * self._stream.time_base) if first is not None else 0.0
         self.width, self.height = self._stream.codec_context.width, self._stream.codec_context.height
-        self.total = self._estimate_total()
-
-    def _estimate_total(self) -> int | None:
-        frames = self._stream.frames
         duration = float(self._stream.duration * self._stream.time_base) if self._stream.duration else None
         if duration is None and self._container.duration:
             duration = self._container.duration / 1_000_000
+        self._check_range(duration)
+        self.total = self._estimate_total(duration)
+
+    def _check_range(self, duration: float | None) -> None:
+        """--start after the end or --end before the first frame: no frames to read (said before any work)."""
+        if self.start is not None and duration and self.start >= self._t_first + duration - 1e-6:
+            self._container.close()
+            raise SourceError(f"--start {self.start:g}: no frames there ({self.name} is {duration:.2f} s long)")
+        if self.end is not None and self.end <= self._t_first + 1e-6:
+            self._container.close()
+            raise SourceError(f"--end {self.end:g}: no frames before it ({self.name} starts at {self._t_first:.2f} s)")
+
+    def _estimate_total(self, duration: float | None) -> int | None:
+        frames = self._stream.frames
         if (self.start or self.end) and duration and self.fps:
             span = min(self.end or duration, duration) - (self.start or 0.0)
             frames = max(int(round(span * self.fps)), 0)

@@ -81,3 +81,11 @@ def test_one_fallback_frame_rate():
     from efficientps_app.sources.frames import FALLBACK_FPS, frame_rate
 
     assert frame_rate(None) == frame_rate(0.0) == FALLBACK_FPS == 30.0 and frame_rate(25.0) == 25.0
+
+
+def test_a_time_range_without_frames_is_refused_when_opened(tmp_path):
+    path = make_video(tmp_path / "v.mp4", frames=6, fps=10, audio=None)
+    with pytest.raises(SourceError, match=r"--start 5: no frames there \(.*v.mp4 is 0.60 s long\)"):
+        open_source(path, start=5.0)
+    with pytest.raises(SourceError, match="--end 0: no frames before it"):
+        open_source(path, end=0.0)
