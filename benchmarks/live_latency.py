@@ -25,49 +25,13 @@ import efficientps_app.inference.predictor as predictor_module  # noqa: E402
 from efficientps_app.assets import DEMO_WEIGHTS  # noqa: E402
 from efficientps_app.inference.predictor import Predictor  # noqa: E402
 from efficientps_app.sources.live import LiveSource  # noqa: E402
-
-
-class FakeCamera:
-    """A camera delivering a (128, 256) frame every ``1 / fps`` seconds; remembers when."""
-
-    def __init__(self, fps: float) -> None:
-        self.interval, self.times = 1 / fps, []
-
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's names
-        return True
-
-    def get(self, prop: int) -> float:
-        return 1 / self.interval
-
-    def read(self):
-        time.sleep(self.interval)
-        self.times.append(time.monotonic())
-        return True, np.zeros((128, 256, 3), np.uint8)
-
-    def release(self) -> None:
-        pass
-
-
-class PacedBackend:
-    """Runs the real backend, then waits so that each forward pass takes ``period`` seconds."""
-
-    def __init__(self, inner, period: float) -> None:
-        self.inner, self.period = inner, period
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-    def __call__(self, batch):
-        start = time.perf_counter()
-        out = self.inner(batch)
-        time.sleep(max(self.period - (time.perf_counter() - start), 0.0))
-        return out
+from tests.media import FakeCamera, PacedBackend  # noqa: E402
 
 
 def measure(predictor: Predictor, camera_fps: float, frames: int, read_ahead: int) -> tuple[list[float], float]:
     """Frame ages (s, the first frame left out) and the median model period (s)."""
     predictor_module.read_ahead = lambda kind: read_ahead  # the decision, overridden for the comparison
-    camera, ages, done = FakeCamera(camera_fps), [], []
+    camera, ages, done = FakeCamera(camera_fps, size=(128, 256)), [], []
     with LiveSource("fake camera", capture=camera) as source:
         for pred in itertools.islice(predictor.stream(source), frames + 1):
             done.append(time.monotonic())

@@ -1,9 +1,12 @@
-"""Small media files made in the tests: videos with a moving square and an optional tone track."""
+"""Small media made in the tests: videos with a moving square and an optional tone track, a fake camera,
+and a backend slowed to a fixed pace."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+
+import time
 
 import av
 import numpy as np
@@ -88,3 +91,44 @@ def probe(path: Path) -> dict:
                     last = max(last, float((packet.pts + (packet.duration or 0)) * packet.time_base))
             info["audio_end"] = last
     return info
+
+
+class FakeCamera:
+    """A camera for ``LiveSource(..., capture=FakeCamera(fps))``: a frame every ``1 / fps`` seconds (``frames``
+    of them, then the end), each a different grey; remembers when it delivered each (``times``)."""
+
+    def __init__(self, fps: float, frames: int = 100_000, size: tuple[int, int] = (64, 96)) -> None:
+        self.interval, self.frames, self.size = 1 / fps, frames, size
+        self.times: list[float] = []
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's names
+        return True
+
+    def get(self, prop: int) -> float:
+        return 1 / self.interval
+
+    def read(self):
+        time.sleep(self.interval)
+        if len(self.times) >= self.frames:
+            return False, None
+        self.times.append(time.monotonic())
+        return True, np.full((*self.size, 3), len(self.times) % 256, np.uint8)
+
+    def release(self) -> None:
+        pass
+
+
+class PacedBackend:
+    """Wraps a backend so that each forward pass takes at least ``period`` seconds (a slower model)."""
+
+    def __init__(self, inner, period: float) -> None:
+        self.inner, self.period = inner, period
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def __call__(self, batch):
+        start = time.perf_counter()
+        out = self.inner(batch)
+        time.sleep(max(self.period - (time.perf_counter() - start), 0.0))
+        return out

@@ -86,22 +86,28 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path):
     assert proc.returncode == 0 and proc.stdout.startswith("efficientps ")
 
 
-@pytest.mark.parametrize("command", ["segment IN --weights W", "view IN --screenshot shot.png --weights W",
-                                     "evaluate --data DATA --weights W",
-                                     "export-onnx --weights W", "train --data DATA --epochs 1"])
-def test_every_command_reads_device_the_same_way(command, tiny_weights, tmp_path, capsys, monkeypatch):
-    """One --device reader: 'evaluate --device 0' was an internal error (Invalid device string: '0')."""
+def _command_on_cpu(command: str, weights: Path, tmp_path: Path, monkeypatch) -> list[str]:
+    """``command`` with W = the weights, IN = a folder with an image and DATA = a synthetic split, in
+    ``tmp_path``; skipped on a machine with CUDA (these tests are about what a CPU-only machine says)."""
     import torch
 
     if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA: '--device 0' is not an error here")
+        pytest.skip("this machine has CUDA: --device 0 and --half run as asked")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "IN").mkdir()
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "IN" / "a.png")
     if "DATA" in command:
         assert main(["data", "synth", "DATA", "--train", "1", "--val", "1", "--size", "64", "128"]) == 0
         assert main(["data", "prepare", "DATA"]) == 0
-    args = [str(tiny_weights) if a == "W" else a for a in command.split()]
+    return [str(weights) if a == "W" else a for a in command.split()]
+
+
+@pytest.mark.parametrize("command", ["segment IN --weights W", "view IN --screenshot shot.png --weights W",
+                                     "evaluate --data DATA --weights W",
+                                     "export-onnx --weights W", "train --data DATA --epochs 1"])
+def test_every_command_reads_device_the_same_way(command, tiny_weights, tmp_path, capsys, monkeypatch):
+    """One --device reader: 'evaluate --device 0' was an internal error (Invalid device string: '0')."""
+    args = _command_on_cpu(command, tiny_weights, tmp_path, monkeypatch)
     for device, message in (("0", "--device 0: CUDA is not available here"),
                             ("tpu", "--device 'tpu': expected auto, cpu, cuda, cuda:N or N")):
         capsys.readouterr()
@@ -114,17 +120,7 @@ def test_every_command_reads_device_the_same_way(command, tiny_weights, tmp_path
                                      "evaluate --data DATA --weights W"])
 def test_every_command_prints_the_backends_notes(command, tiny_weights, tmp_path, capsys, monkeypatch):
     """The backend decides the precision; every command says so ('view --half' on a CPU said nothing)."""
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA: --half runs as asked")
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "IN").mkdir()
-    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "IN" / "a.png")
-    if "DATA" in command:
-        assert main(["data", "synth", "DATA", "--train", "0", "--val", "1", "--size", "64", "128"]) == 0
-        assert main(["data", "prepare", "DATA", "--split", "val"]) == 0
-    args = [str(tiny_weights) if a == "W" else a for a in command.split()]
+    args = _command_on_cpu(command, tiny_weights, tmp_path, monkeypatch)
     code, _, err = run([*args, "--half"], capsys)
     assert code == 0, err
     assert "note: --half needs CUDA; running in fp32 on the CPU" in err

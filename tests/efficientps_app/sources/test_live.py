@@ -13,7 +13,7 @@ from efficientps_app.inference.predictor import Predictor
 from efficientps_app.sources.dispatch import open_source
 from efficientps_app.sources.live import LiveSource
 from efficientps_app.threads import DONE, LatestSlot
-from tests.media import make_video
+from tests.media import FakeCamera, PacedBackend, make_video
 
 
 def test_live_source_reads_a_stream_with_buffer(tmp_path):
@@ -32,50 +32,12 @@ def test_unreachable_stream_and_missing_webcam(tmp_path):
         open_source("57")
 
 
-class FakeCamera:
-    """A fast camera (``interval`` s per frame) for LiveSource; remembers when it delivered each frame."""
-
-    def __init__(self, frames: int = 2000, interval: float = 0.005, size: tuple[int, int] = (64, 96)) -> None:
-        self.frames, self.interval, self.size = frames, interval, size
-        self.times: list[float] = []
-
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's names
-        return True
-
-    def get(self, prop: int) -> float:
-        return 1 / self.interval
-
-    def read(self):
-        time.sleep(self.interval)
-        if len(self.times) >= self.frames:
-            return False, None
-        self.times.append(time.monotonic())
-        return True, np.full((*self.size, 3), len(self.times) % 256, np.uint8)
-
-    def release(self) -> None:
-        pass
-
-
-class SlowBackend:
-    """Wraps a backend so that each forward pass takes ``seconds`` longer."""
-
-    def __init__(self, inner, seconds: float) -> None:
-        self.inner, self.seconds = inner, seconds
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-    def __call__(self, batch):
-        time.sleep(self.seconds)
-        return self.inner(batch)
-
-
 def test_a_slow_model_segments_fresh_frames_of_a_fast_camera(tiny_weights):
     """200 fps camera, ~5 fps model: each segmented frame is less than two inference periods old (with a
     read-ahead queue in front of the model it was about eight)."""
     predictor = Predictor(tiny_weights, device="cpu")
-    predictor.backend = SlowBackend(predictor.backend, 0.2)
-    camera = FakeCamera()
+    predictor.backend = PacedBackend(predictor.backend, 0.2)
+    camera = FakeCamera(fps=200)
     ages, done = [], []
     with LiveSource("fake camera", capture=camera) as source:
         for pred in itertools.islice(predictor.stream(source), 10):
