@@ -39,7 +39,8 @@ def results_table(results: dict) -> Table:
 
 def evaluate(
     data: Annotated[Path, typer.Option("--data", help="Cityscapes root (prepared with 'efficientps data prepare').")],
-    weights: Annotated[Path | None, typer.Option("--weights", help="A .safetensors model to run on the split.")] = None,
+    weights: Annotated[str | None, typer.Option("--weights", help="A .safetensors model to run on the split, or a "
+                                                "fetched name (cityscapes, kitti).")] = None,
     predictions: Annotated[Path | None, typer.Option("--predictions", help="COCO panoptic PRED.json (PNGs in PRED/).")] = None,
     split: Annotated[str, typer.Option("--split")] = "val",
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N")] = "auto",
@@ -62,11 +63,12 @@ def evaluate(
             results = evaluate_files(predictions, gt_json, progress=lambda: progress.advance(task))
             source = predictions
         else:
+            from efficientps_app.weights.cache import resolve_weights
             from model.weights import load_model
             from train.loop import select_device
 
             dev = select_device(device)
-            model = load_model(weights, device=dev)
+            model = load_model(resolve_weights(weights), device=dev)
             samples = find_samples(data, split)[:limit]
             task = progress.add_task(f"evaluating {len(samples)} images", total=len(samples))
             results = evaluate_model(model, samples, model.cfg.classes, dev, progress=lambda: progress.advance(task))

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
+from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt, WeightsOpt
 from efficientps_app.errors import EXIT_PARTIAL, EfficientPSError, stderr
 from efficientps_app.outputs.plan import plan_outputs
 
@@ -22,8 +22,7 @@ def segment(
                                           show_default=False)],
     output: Annotated[Path | None, Opt("-o", "--output", help="out.mp4/.mkv for video; a folder for images. "
                                        "Default: runs/segment/predictN/.")] = None,
-    weights: Annotated[Path | None, Opt("--weights", "-w", help="A .safetensors (train, import-weights) or .onnx "
-                                        "(export-onnx) model. Default: the bundled demo weights.")] = None,
+    weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     half: HalfOpt = False,
     imgsz: ImgszOpt = None,
@@ -64,13 +63,12 @@ def segment(
     from efficientps_app.progress import FrameProgress, print_summary
     from efficientps_app.sources.dispatch import open_source
 
-    if weights is None:
-        from efficientps_app.assets import default_weights
+    from efficientps_app.assets import announce_demo, default_weights
 
-        weights = default_weights(announce=not quiet)
     wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
-    predictor = Predictor(weights, device=device, half=half, imgsz=imgsz, scale=scale, conf=conf,
+    predictor = Predictor(weights or default_weights(), device=device, half=half, imgsz=imgsz, scale=scale, conf=conf,
                           classes=wanted, batch=batch, backend=backend, threads=threads)
+    announce_demo(predictor.backend.trained_on, source, quiet)
     for note in predictor.notes:
         stderr.print(f"[yellow]note:[/] {note}")
     options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,

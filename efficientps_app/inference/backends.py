@@ -27,6 +27,7 @@ class RawModel(Protocol):
     preferred_size: tuple[int, int] | None  # (H, W) the model was made for: the default inference size
     batch: int  # fixed batch size of an exported model, 0 = any
     note: str  # one line saying what runs
+    trained_on: str | None  # the model's ``trained_on`` metadata (the demo weights say "synthetic scenes ...")
 
     def __call__(self, images: torch.Tensor) -> RawOutputs: ...
 
@@ -73,7 +74,9 @@ class TorchBackend:
             raise WeightsError(str(err)) from None
         if score_thresh is not None:
             self.model.roi_heads.score_thresh = score_thresh
-        size = read_metadata(weights).get("input_size")  # e.g. "1024x2048" for the imported official model
+        meta = read_metadata(weights)
+        size = meta.get("input_size")  # e.g. "1024x2048" for the imported official model
+        self.trained_on = meta.get("trained_on")
         self.preferred_size = tuple(int(v) for v in size.split("x")) if size else None
         self.config, self.device = self.model.cfg, device
         self.half = half and device.type == "cuda"
@@ -92,9 +95,12 @@ def load_backend(weights: str | Path, device: str, half: bool, score_thresh: flo
     """The backend for a weights file: ``.safetensors`` runs in PyTorch, ``.onnx`` in ONNX Runtime.
 
     Args:
+        weights: a file, or the name of fetched weights (``cityscapes``, ``kitti``).
         kind: ``auto`` (from the suffix), ``torch`` or ``onnx`` (checked against the file).
     """
-    path = Path(weights)
+    from efficientps_app.weights.cache import resolve_weights
+
+    path = resolve_weights(weights)
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     suffix = path.suffix.lower()

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from efficientps_app.errors import ExportError
-from efficientps_app.inference.onnx_format import ONNX_FORMAT, ONNX_FORMAT_VERSION, OUTPUT_NAMES
+from efficientps_app.inference.onnx_format import CARRIED, ONNX_FORMAT, ONNX_FORMAT_VERSION, OUTPUT_NAMES
 from model.config import config_to_dict
 from model.efficientps import EfficientPS
 
@@ -51,8 +51,11 @@ def _version(name: str) -> str:
 
 
 def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = "",
-                preferred_size: tuple[int, int] | None = None) -> Path:
+                preferred_size: tuple[int, int] | None = None, weights_meta: dict[str, str] | None = None) -> Path:
     """Trace ``model.forward_raw`` to ONNX at ``path`` (atomically) with our metadata; check the graph.
+
+    ``weights_meta`` is the header of the weights file the model came from: its :data:`CARRIED` entries are
+    kept in the ONNX metadata.
 
     Raises:
         ExportError: the export is impossible as asked (fp16 without CUDA, sizes not a multiple of 32, ...).
@@ -92,6 +95,7 @@ def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = 
         }
         if preferred_size is not None:
             meta["preferred_size"] = f"{preferred_size[0]}x{preferred_size[1]}"
+        meta |= {k: v for k, v in (weights_meta or {}).items() if k in CARRIED}
         onnx.helper.set_model_props(proto, meta)
         proto.doc_string = "EfficientPS forward_raw (panoptic fusion runs outside the graph)"
         onnx.save(proto, str(tmp))

@@ -65,6 +65,7 @@ class OnnxBackend:
             raise WeightsError(f"{path}: invalid model config in the ONNX metadata ({err})") from None
         self.input_size = None if meta.get("input") == "dynamic" else tuple(int(v) for v in meta["input"].split("x"))
         self.batch, self.precision = int(meta.get("batch", "1")), meta.get("precision", "fp32")
+        self.trained_on = meta.get("trained_on")  # carried over from the weights it was exported from
         size = meta.get("preferred_size")
         self.preferred_size = tuple(int(v) for v in size.split("x")) if size else None
         providers = choose_providers(device, ort.get_available_providers())

@@ -41,7 +41,8 @@ class Predictor:
     """EfficientPS inference on numpy images.
 
     Args:
-        weights: a ``.safetensors`` file written by this tool (train, import-weights).
+        weights: a ``.safetensors`` file written by this tool (train, import-weights), an ``.onnx`` export, or
+            the name of fetched weights (``cityscapes``, ``kitti``: ``efficientps weights fetch``).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``N``.
         half: fp16 on CUDA (ignored with a note on CPU).
         imgsz: run the network with the longer image side scaled to this many pixels.

@@ -162,7 +162,7 @@ def test_a_checkpoint_of_another_network_is_named():
 
 
 def test_the_kitti_release_imports_with_its_own_inference_defaults(checkpoint, tmp_path, capsys):
-    from efficientps_app.predictor import Predictor
+    from efficientps_app.inference.predictor import Predictor
     from model.fusion import stuff_area_threshold
 
     out = tmp_path / "kitti.safetensors"
