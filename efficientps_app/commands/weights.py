@@ -16,7 +16,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from efficientps_app.errors import EfficientPSError, stderr
-from efficientps_app.weights.cache import FetchRecord, cache_dir, converted_path, downloads_dir, read_record, write_record
+from efficientps_app.weights.cache import (FetchRecord, cache_dir, converted_path, downloads_dir, read_record,
+                                          writable_cache, write_record)
 from efficientps_app.weights.catalogue import CATALOGUE, DEFAULT, KnownWeights, Source, known_weights
 from efficientps_app.weights.download import DownloadError, download, file_sha256
 
@@ -98,6 +99,7 @@ def fetch(
     entry = known_weights(name)
     if url is not None and file is not None:
         raise EfficientPSError("give --url or --file, not both")
+    writable_cache()
     target = converted_path(name)
     if target.is_file() and not force:
         stderr.print(f"{name} is already in the cache: {target} (--force fetches it again)", markup=False)

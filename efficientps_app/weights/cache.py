@@ -37,6 +37,23 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "efficientps"
 
 
+def writable_cache() -> Path:
+    """The cache folder, created if needed, after checking that files can be written there.
+
+    Raises:
+        WeightsError: it cannot be created or written (the message says how to choose another).
+    """
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise WeightsError(f"cannot write to the weights cache {folder} ({err.strerror or err}); set "
+                           f"{CACHE_ENV} to a writable folder") from None
+    return folder
+
+
 def converted_path(name: str) -> Path:
     """The converted weights of catalogue entry ``name``."""
     return cache_dir() / f"efficientps_{name}.safetensors"

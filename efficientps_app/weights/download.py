@@ -25,7 +25,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,7 @@ class _Stream:
     total: int | None  # size of the whole file, when the server says
     read: Callable[[int], bytes]
     finish: Callable[[], None]  # ends the transfer; raises when the server reports it failed
+    abort: Callable[[], None]  # drops the connection (after a failure on our side)
 
 
 def download(url: str, dest: Path, timeout: float = 30.0, retries: int = 3, progress: Progress | None = None,
@@ -91,10 +93,11 @@ def download(url: str, dest: Path, timeout: float = 30.0, retries: int = 3, prog
             could be made).
     """
     part, note = dest.with_name(dest.name + ".part"), dest.with_name(dest.name + ".part.json")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if part.exists() and _part_url(note) != url:  # a leftover of another source: start afresh
-        part.unlink()
-    note.write_text(json.dumps({"url": url}))
+    with _local(dest.parent):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if part.exists() and _part_url(note) != url:  # a leftover of another source: start afresh
+            part.unlink()
+        note.write_text(json.dumps({"url": url}))
     resumed_from = part.stat().st_size if part.exists() else 0
     for attempt in range(1, max(retries, 1) + 1):
         try:
@@ -132,22 +135,46 @@ def _transfer(url: str, part: Path, timeout: float, progress: Progress | None) -
         if isinstance(reason, TimeoutError):
             raise _Unreachable(f"no answer within {timeout:g} s") from None
         raise
-    if stream.start > have:
-        raise _Transient(f"the server resumed at byte {stream.start}, after the {have} kept")
-    done = stream.start
-    with open(part, "r+b" if part.exists() else "wb") as f:
-        f.truncate(stream.start)
-        f.seek(stream.start)
-        while chunk := stream.read(CHUNK):
-            f.write(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, stream.total)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        done = _write(stream, part, have, progress)
+    except BaseException:
+        stream.abort()
+        raise
     stream.finish()
     if stream.total is not None and done != stream.total:
         raise _Transient(f"the connection closed after {_mb(done)} of {_mb(stream.total)}")
+
+
+def _write(stream: _Stream, part: Path, have: int, progress: Progress | None) -> int:
+    """Copy the stream into ``part`` from ``stream.start`` on; returns the bytes ``part`` then holds."""
+    if stream.start > have:
+        raise _Transient(f"the server resumed at byte {stream.start}, after the {have} kept")
+    with _local(part):
+        f = open(part, "r+b" if part.exists() else "wb")
+    with f:
+        with _local(part):
+            f.truncate(stream.start)
+            f.seek(stream.start)
+        done = stream.start
+        while chunk := stream.read(CHUNK):
+            with _local(part):
+                f.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, stream.total)
+        with _local(part):
+            f.flush()
+            os.fsync(f.fileno())
+    return done
+
+
+@contextmanager
+def _local(path: Path) -> Iterator[None]:
+    """Errors of our own disk (full, read-only) are no network condition: they stop the fetch, named."""
+    try:
+        yield
+    except OSError as err:
+        raise EfficientPSError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def _open(url: str, offset: int, timeout: float) -> _Stream:
@@ -168,7 +195,7 @@ def _open_http(url: str, offset: int, timeout: float) -> _Stream:
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:  # nothing after the bytes we have: complete, or another file
             if _range_total(err.headers.get("Content-Range", "")) == offset:
-                return _Stream(offset, offset, *_NOTHING)
+                return _Stream(offset, offset, *_NOTHING, _NOTHING[1])
             return _open_http(url, 0, timeout)  # the kept bytes do not fit: the whole file again
         kind = _Transient if err.code in (408, 425, 429) or err.code >= 500 else _Permanent
         raise kind(f"HTTP {err.code} {err.reason}") from None
@@ -177,7 +204,7 @@ def _open_http(url: str, offset: int, timeout: float) -> _Stream:
         start, total = _content_range(response.headers.get("Content-Range", ""))
     else:  # 200: the server ignored the range (or none was asked): the whole file from byte 0
         start, total = 0, int(length) if length and length.isdigit() else None
-    return _Stream(start, total, response.read, response.close)
+    return _Stream(start, total, response.read, response.close, response.close)
 
 
 def _content_range(value: str) -> tuple[int, int | None]:
@@ -208,7 +235,7 @@ def _open_ftp(url: str, offset: int, timeout: float) -> _Stream:
             offset = 0
         if total is not None and offset == total > 0:
             ftp.quit()
-            return _Stream(offset, total, *_NOTHING)
+            return _Stream(offset, total, *_NOTHING, _NOTHING[1])
         try:
             connection = ftp.transfercmd(f"RETR {path}", rest=offset or None)
         except ftplib.error_perm as err:
@@ -220,6 +247,11 @@ def _open_ftp(url: str, offset: int, timeout: float) -> _Stream:
         raise
     reader = connection.makefile("rb")
 
+    def abort() -> None:
+        reader.close()
+        connection.close()
+        ftp.close()
+
     def finish() -> None:
         reader.close()
         connection.close()
@@ -228,7 +260,7 @@ def _open_ftp(url: str, offset: int, timeout: float) -> _Stream:
         finally:
             ftp.close()
 
-    return _Stream(offset, total, reader.read, finish)
+    return _Stream(offset, total, reader.read, finish, abort)
 
 
 def _ftp_size(ftp: ftplib.FTP, path: str) -> int | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from efficientps_app.errors import EfficientPSError
 from efficientps_app.weights import download as download_module
 from efficientps_app.weights.download import DownloadError, download
 from tests.efficientps_app.servers import FtpServer, HttpServer, Served
@@ -146,3 +147,12 @@ def test_a_server_that_never_answers_times_out(tmp_path):
         with pytest.raises(DownloadError, match="no answer within 1 s") as err:
             download(f"http://127.0.0.1:{silent.getsockname()[1]}/m.pth", tmp_path / "m.pth", timeout=1, retries=3)
     assert err.value.unreachable
+
+
+def test_a_disk_problem_is_named_and_not_retried(tmp_path):
+    (tmp_path / "not-a-folder").write_text("")
+    with HttpServer() as server:
+        server.files["/model.pth"] = Served(PAYLOAD)
+        with pytest.raises(EfficientPSError, match="cannot write .*not-a-folder") as err:
+            download(server.url("/model.pth"), tmp_path / "not-a-folder" / "model.pth", retries=3)
+    assert not isinstance(err.value, DownloadError) and server.log == []

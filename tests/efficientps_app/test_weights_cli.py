@@ -166,3 +166,10 @@ def test_the_cache_folder_follows_the_platform(monkeypatch, tmp_path):
     assert cache_module.cache_dir() == tmp_path / "local" / "efficientps" / "Cache"
     monkeypatch.setenv("EFFICIENTPS_CACHE", os.fspath(tmp_path / "mine"))
     assert cache_module.cache_dir() == tmp_path / "mine"
+
+
+def test_an_unwritable_cache_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("EFFICIENTPS_CACHE", str(tmp_path / "file" / "cache"))
+    code, _, err = _run(["weights", "fetch", "kitti"], capsys)
+    assert code == 1 and "cannot write to the weights cache" in err and "set EFFICIENTPS_CACHE" in err
