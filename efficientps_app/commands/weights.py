@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
@@ -127,7 +126,8 @@ def _fetch_first(entry: KnownWeights, sources: tuple[Source, ...], force: bool, 
             failures.append(err)
             continue
         try:
-            return _convert(entry, original, trust)
+            _convert(entry, original, trust)
+            return
         except UntrustedCheckpointError:
             raise  # the file is fine; the user decides (it stays in the cache for the next run)
         except WeightsFileError as err:
@@ -142,7 +142,6 @@ def _download(entry: KnownWeights, source: Source, force: bool, timeout: float, 
     if force:
         dest.unlink(missing_ok=True)
     if dest.is_file():  # a complete earlier download whose conversion did not finish
-
         stderr.print(f"using {dest} (downloaded before)", markup=False)
         return _Original(dest, source.url, dest.stat().st_size, file_sha256(dest))
     stderr.print(f"downloading {source.url} ({source.label})", markup=False)
@@ -160,7 +159,6 @@ def _download(entry: KnownWeights, source: Source, force: bool, timeout: float, 
 
 
 def _local_original(file: Path) -> _Original:
-
     if not file.is_file():
         raise EfficientPSError(f"--file {file}: no such file")
     original = _Original(file, file.resolve().as_uri(), file.stat().st_size, file_sha256(file))

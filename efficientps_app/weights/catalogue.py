@@ -1,11 +1,15 @@
-"""The released EfficientPS weights we know, where they are served, and under which license."""
+"""The released EfficientPS weights we know and where they are served (their network facts and inference
+defaults are :data:`model.official.RELEASES`, read only when needed: the CLI starts without torch)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from efficientps_app.errors import WeightsError
-from model.official import RELEASES, OfficialRelease
+
+if TYPE_CHECKING:
+    from model.official import OfficialRelease
 
 OPENDR_MIRROR = "ftp://opendrdata.csd.auth.gr/perception/panoptic_segmentation/models"
 AUTHORS_SERVER = "http://panoptic.cs.uni-freiburg.de/static/models"
@@ -24,24 +28,27 @@ class KnownWeights:
     """A released checkpoint that ``efficientps weights fetch`` can download and convert.
 
     Attributes:
-        release: the network facts and inference defaults (:data:`model.official.RELEASES`).
+        name: the name of its release in :data:`model.official.RELEASES`, and of ``--weights NAME``.
         sources: tried in this order; the first that yields a convertible checkpoint wins.
         size: bytes of the download when published (checked after the transfer), else None.
         sha256: hex digest of the download when published (checked), else None.
     """
 
-    release: OfficialRelease
+    name: str
     sources: tuple[Source, ...]
     size: int | None = None
     sha256: str | None = None
 
     @property
-    def name(self) -> str:
-        return self.release.name
+    def release(self) -> OfficialRelease:
+        """The network facts and inference defaults (imports torch)."""
+        from model.official import RELEASES
+
+        return RELEASES[self.name]
 
 
 def _release(name: str, dropbox: str) -> KnownWeights:
-    return KnownWeights(RELEASES[name], (
+    return KnownWeights(name, (
         Source(f"{OPENDR_MIRROR}/model_{name}.pth", "OpenDR mirror"),
         Source(f"{AUTHORS_SERVER}/efficientPS_{name}.zip", "the authors' server"),
         Source(f"https://www.dropbox.com/s/{dropbox}/efficientPS_{name}.zip?dl=1", "the authors' Dropbox"),

@@ -173,3 +173,15 @@ def test_an_unwritable_cache_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EFFICIENTPS_CACHE", str(tmp_path / "file" / "cache"))
     code, _, err = _run(["weights", "fetch", "kitti"], capsys)
     assert code == 1 and "cannot write to the weights cache" in err and "set EFFICIENTPS_CACHE" in err
+
+
+def test_the_catalogue_names_the_releases_and_the_cli_starts_without_torch():
+    import subprocess
+    import sys
+
+    from model.official import RELEASES
+
+    assert set(catalogue.CATALOGUE) == set(RELEASES) and catalogue.DEFAULT in RELEASES
+    code = "import sys, efficientps_app.cli; sys.exit('torch' in sys.modules)"
+    root = str(Path(__file__).resolve().parents[2])
+    assert subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONPATH": root}).returncode == 0
