@@ -49,6 +49,7 @@ def _nothing_usable(name: str, cache: Path) -> None:
     assert all(p.name.endswith((".part", ".part.json")) for p in files), files
 
 
+@pytest.mark.slow  # converts the full-size stand-in (about 7 s)
 def test_fetch_over_http_resumes_converts_and_serves_weights_cityscapes(official_bytes, cache, capsys):
     cut = len(official_bytes) // 3
     with HttpServer() as server:
@@ -75,6 +76,7 @@ def test_fetch_over_http_resumes_converts_and_serves_weights_cityscapes(official
     assert not listed["kitti"]["cached"] and json.loads(out)["default"] == "cityscapes"
 
 
+@pytest.mark.slow  # converts the full-size stand-in (about 7 s)
 def test_fetch_kitti_over_ftp_resumes_with_its_own_inference_size(official_bytes, cache, tmp_path, capsys):
     root = tmp_path / "ftp"
     root.mkdir()
@@ -124,6 +126,7 @@ def test_failed_fetches_say_why_in_one_line_and_leave_nothing_usable(official_by
     assert code == 1 and "fetch them once with 'efficientps weights fetch cityscapes'" in err
 
 
+@pytest.mark.slow  # converts the full-size stand-in (about 7 s)
 def test_without_a_network_the_manual_route_works(official_bytes, cache, tmp_path, capsys, monkeypatch):
     offline = (Source(f"ftp://127.0.0.1:{_closed_port()}/model_cityscapes.pth", "mirror"),
                Source("https://efficientps-test.invalid/efficientPS_cityscapes.zip", "authors"))

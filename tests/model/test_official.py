@@ -161,6 +161,7 @@ def test_a_checkpoint_of_another_network_is_named():
         convert_official(other)
 
 
+@pytest.mark.slow  # converts and loads the full-size stand-in
 def test_the_kitti_release_imports_with_its_own_inference_defaults(checkpoint, tmp_path, capsys):
     from efficientps_app.inference.predictor import Predictor
     from model.fusion import stuff_area_threshold
