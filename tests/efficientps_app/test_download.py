@@ -130,11 +130,12 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize("url, reason", [
-    (f"http://127.0.0.1:{_closed_port()}/model.pth", "connection refused"),
-    (f"ftp://127.0.0.1:{_closed_port()}/model.pth", "connection refused"),
+    ("http://127.0.0.1:{port}/model.pth", "connection refused"),
+    ("ftp://127.0.0.1:{port}/model.pth", "connection refused"),
     ("http://efficientps-test.invalid/model.pth", "does not resolve"),  # RFC 6761: never resolves
 ])
 def test_no_network_is_said_at_once(tmp_path, url, reason):
+    url = url.format(port=_closed_port())  # (chosen here, not at collection: xdist workers must agree on ids)
     with pytest.raises(DownloadError, match=reason) as err:
         download(url, tmp_path / "model.pth", retries=3)
     assert err.value.unreachable and _only(tmp_path) == []
