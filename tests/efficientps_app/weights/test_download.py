@@ -13,7 +13,7 @@ import pytest
 from efficientps_app.errors import EfficientPSError
 from efficientps_app.weights import download as download_module
 from efficientps_app.weights.download import DownloadError, download
-from tests.efficientps_app.servers import FtpServer, HttpServer, Served
+from tests.efficientps_app.weights.servers import FtpServer, HttpServer, Served
 
 PAYLOAD = os.urandom(3_000_000)  # three reads of CHUNK
 CUT = 1_000_000

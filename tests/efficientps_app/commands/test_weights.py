@@ -18,7 +18,7 @@ from efficientps_app.weights import download as download_module
 from efficientps_app.weights.cache import converted_path, read_record, resolve_weights
 from efficientps_app.weights.catalogue import Source
 from model.weights import read_metadata
-from tests.efficientps_app.servers import FtpServer, HttpServer, Served
+from tests.efficientps_app.weights.servers import FtpServer, HttpServer, Served
 from tests.official_checkpoint import fake_state, save_official_checkpoint
 
 
@@ -186,5 +186,5 @@ def test_the_catalogue_names_the_releases_and_the_cli_starts_without_torch():
 
     assert set(catalogue.CATALOGUE) == set(RELEASES) and catalogue.DEFAULT in RELEASES
     code = "import sys, efficientps_app.cli; sys.exit('torch' in sys.modules)"
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[3])
     assert subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONPATH": root}).returncode == 0
