@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from efficientps_app.weights import download as download_module
 from efficientps_app.weights.cache import converted_path, read_record, resolve_weights
 from efficientps_app.weights.catalogue import Source
 from model.weights import read_metadata
-from tests.efficientps_app.weights.servers import FtpServer, HttpServer, Served
+from tests.efficientps_app.weights.servers import FtpServer, HttpServer, Served, closed_port
 from tests.official_checkpoint import fake_state, save_official_checkpoint
 
 
@@ -91,14 +92,6 @@ def test_fetch_kitti_over_ftp_resumes_with_its_own_inference_size(official_bytes
     assert "next: efficientps segment VIDEO.mp4 --weights kitti" in err
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("case, message", [
     ("404", "HTTP 404 Not Found"),
     ("cut off every time", "closed after .* MB of .* MB; gave up after 2 attempt"),
@@ -113,13 +106,13 @@ def test_failed_fetches_say_why_in_one_line_and_leave_nothing_usable(official_by
                   "truncated file": Served(official_bytes[: len(official_bytes) // 2]),
                   "not a checkpoint": Served(b"<!DOCTYPE html><html>link expired</html>"),
                   "closed port": None}[case]
-        url = f"http://127.0.0.1:{_closed_port()}/m.pth" if served is None else server.url("/model_cityscapes.pth")
+        url = f"http://127.0.0.1:{closed_port()}/m.pth" if served is None else server.url("/model_cityscapes.pth")
         if served is not None:
             server.files["/model_cityscapes.pth"] = served
         code, _, err = _run(["weights", "fetch", "--url", url, "--retries", "2"], capsys)
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 1 and len(lines) == 1, err
-    assert pytest.importorskip("re").search(message, lines[0]), lines[0]
+    assert re.search(message, lines[0]), lines[0]
     assert f"By hand: download {url}, then run 'efficientps weights fetch cityscapes --file " in lines[0]
     _nothing_usable("cityscapes", cache)
     code, _, err = _run(["segment", "x.jpg", "--weights", "cityscapes"], capsys)
@@ -128,7 +121,7 @@ def test_failed_fetches_say_why_in_one_line_and_leave_nothing_usable(official_by
 
 @pytest.mark.slow  # converts the full-size stand-in (about 7 s)
 def test_without_a_network_the_manual_route_works(official_bytes, cache, tmp_path, capsys, monkeypatch):
-    offline = (Source(f"ftp://127.0.0.1:{_closed_port()}/model_cityscapes.pth", "mirror"),
+    offline = (Source(f"ftp://127.0.0.1:{closed_port()}/model_cityscapes.pth", "mirror"),
                Source("https://efficientps-test.invalid/efficientPS_cityscapes.zip", "authors"))
     monkeypatch.setitem(catalogue.CATALOGUE, "cityscapes",
                         dataclasses.replace(catalogue.CATALOGUE["cityscapes"], sources=offline))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -161,3 +162,10 @@ class FtpServer:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): connecting is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -13,7 +13,7 @@ import pytest
 from efficientps_app.errors import EfficientPSError
 from efficientps_app.weights import download as download_module
 from efficientps_app.weights.download import DownloadError, download
-from tests.efficientps_app.weights.servers import FtpServer, HttpServer, Served
+from tests.efficientps_app.weights.servers import FtpServer, HttpServer, Served, closed_port
 
 PAYLOAD = os.urandom(3_000_000)  # three reads of CHUNK
 CUT = 1_000_000
@@ -123,19 +123,13 @@ def test_a_published_size_or_checksum_that_does_not_match_deletes_the_download(t
     assert _only(tmp_path) == []
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("url, reason", [
     ("http://127.0.0.1:{port}/model.pth", "connection refused"),
     ("ftp://127.0.0.1:{port}/model.pth", "connection refused"),
     ("http://efficientps-test.invalid/model.pth", "does not resolve"),  # RFC 6761: never resolves
 ])
 def test_no_network_is_said_at_once(tmp_path, url, reason):
-    url = url.format(port=_closed_port())  # (chosen here, not at collection: xdist workers must agree on ids)
+    url = url.format(port=closed_port())  # (chosen here, not at collection: xdist workers must agree on ids)
     with pytest.raises(DownloadError, match=reason) as err:
         download(url, tmp_path / "model.pth", retries=3)
     assert err.value.unreachable and _only(tmp_path) == []
