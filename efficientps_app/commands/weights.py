@@ -115,9 +115,6 @@ def fetch(
 def _fetch_first(entry: KnownWeights, sources: tuple[Source, ...], force: bool, timeout: float, retries: int,
                  trust: bool) -> None:
     """Try the sources in order until one gives a checkpoint that converts."""
-    from model.official import UntrustedCheckpointError
-    from model.weights import WeightsFileError
-
     failures: list[DownloadError] = []
     for source in sources:
         try:
@@ -125,6 +122,9 @@ def _fetch_first(entry: KnownWeights, sources: tuple[Source, ...], force: bool, 
         except DownloadError as err:
             failures.append(err)
             continue
+        from model.official import UntrustedCheckpointError  # torch, only once there is something to convert
+        from model.weights import WeightsFileError
+
         try:
             _convert(entry, original, trust)
             return
