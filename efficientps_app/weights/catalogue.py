@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from model.official import OfficialRelease
 
 OPENDR_MIRROR = "ftp://opendrdata.csd.auth.gr/perception/panoptic_segmentation/models"
+# The authors named this server for the Cityscapes zip (DeepSceneSeg/EfficientPS issue #16); the KITTI zip is
+# assumed to sit next to it under the name of their README link.
 AUTHORS_SERVER = "http://panoptic.cs.uni-freiburg.de/static/models"
 
 
