@@ -6,6 +6,9 @@ The package follows the three stages of a run, joined by :mod:`~efficientps_app.
 * :mod:`~efficientps_app.inference`: the predictor, its PyTorch and ONNX Runtime backends, export, tracking;
 * :mod:`~efficientps_app.outputs`: output planning, sinks, rendering, the video writer, atomic files.
 
+:mod:`~efficientps_app.weights` knows the released checkpoints, their cache and the explicit downloader
+(``efficientps weights fetch``); ``assets`` the bundled demo weights and drive.
+
 ``cli`` composes the subcommands of ``commands/``; ``viewer/`` is the PySide6 viewer; ``errors`` is the one
 error funnel. The Python API is importable from here: ``from efficientps_app import Predictor``.
 """

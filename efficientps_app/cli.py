@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from efficientps_app import __version__
-from efficientps_app.commands import data, doctor, evaluate, export, import_weights, model_info, segment, train, view
+from efficientps_app.commands import (data, doctor, evaluate, export, import_weights, model_info, segment, train,
+                                      view, weights)
 from efficientps_app.errors import run_funnelled
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ def _root(
 app.command("segment")(segment.segment)
 app.command("export-onnx")(export.export_onnx)
 app.command("import-weights")(import_weights.import_weights)
+app.add_typer(weights.weights_app, name="weights")
 app.command("view")(view.view)
 app.command("doctor")(doctor.doctor)
 app.command("model-info")(model_info.model_info)

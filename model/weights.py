@@ -30,8 +30,10 @@ class WeightsFileError(ValueError):
 
 
 def preset_name(cfg: EfficientPSConfig) -> str:
-    """The preset a config equals (whatever its norm layer kind: they compute the same), or "custom"."""
-    return next((name for name, p in PRESETS.items() if dataclasses.replace(p, norm=cfg.norm) == cfg), "custom")
+    """The preset whose network a config builds, or "custom". The norm layer kind (they compute the same) and
+    the panoptic fusion settings (inference defaults, e.g. of the KITTI release) do not count."""
+    return next((name for name, p in PRESETS.items()
+                 if dataclasses.replace(p, norm=cfg.norm, fusion=cfg.fusion) == cfg), "custom")
 
 
 def save_model(model: EfficientPS, path: str | Path, half: bool = False, extra: dict[str, str] | None = None) -> Path:

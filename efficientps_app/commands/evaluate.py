@@ -37,8 +37,9 @@ def results_table(results: dict) -> Table:
 
 def evaluate(
     data: Annotated[Path, typer.Option("--data", help="Cityscapes root (prepared with 'efficientps data prepare').")],
-    weights: Annotated[Path | None, typer.Option("--weights", help="A .safetensors or .onnx model to run on the "
-                                                 "split, exactly as 'segment' runs it.")] = None,
+    weights: Annotated[str | None, typer.Option("--weights", help="A .safetensors or .onnx model to run on the "
+                                                "split, exactly as 'segment' runs it, or fetched weights by name "
+                                                "(cityscapes, kitti).")] = None,
     predictions: Annotated[Path | None, typer.Option("--predictions", help="COCO panoptic PRED.json (PNGs in PRED/).")] = None,
     split: Annotated[str, typer.Option("--split")] = "val",
     device: DeviceOpt = "auto",

@@ -17,8 +17,10 @@ PARITY_TARGET = 0.995
 
 
 def export_onnx(
-    weights: Annotated[Path, typer.Option("--weights", "-w", help="The .safetensors model to export.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Default: WEIGHTS with .onnx.")] = None,
+    weights: Annotated[str, typer.Option("--weights", "-w", help="The .safetensors model to export, or a fetched "
+                                         "name (cityscapes, kitti).")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Default: WEIGHTS with .onnx "
+                                                "(efficientps_NAME.onnx here for a fetched name).")] = None,
     imgsz: Annotated[tuple[int, int] | None, typer.Option("--imgsz", help="Fixed input size H W.")] = None,
     dynamic: Annotated[bool, typer.Option("--dynamic", help="Any input size (the default without --imgsz).")] = False,
     opset: Annotated[int, typer.Option("--opset", min=11, max=21, help="ONNX opset.")] = 17,
@@ -32,23 +34,25 @@ def export_onnx(
     from efficientps_app.errors import WeightsError
     from efficientps_app.inference.export import ExportSpec, export_onnx as export
     from efficientps_app.outputs.files import refuse_existing
+    from efficientps_app.weights.cache import is_catalogue_name, resolve_weights
     from model.device import torch_device
-    from model.weights import WeightsFileError, load_model, preferred_size, size_text
+    from model.weights import WeightsFileError, load_model, preferred_size, read_metadata, size_text
 
     if imgsz is not None and dynamic:
         raise EfficientPSError("give --imgsz H W or --dynamic, not both")
-    out = output or weights.with_suffix(".onnx")
+    path = resolve_weights(weights)
+    out = output or (Path(path.name) if is_catalogue_name(weights) else path).with_suffix(".onnx")
     if out.suffix.lower() != ".onnx":
         raise OutputError(f"-o {out}: the output must end in .onnx")
     refuse_existing([out], overwrite)
     dev = torch_device(device)
     try:
-        model, preferred = load_model(weights, device=dev), preferred_size(weights)
+        model, preferred = load_model(path, device=dev), preferred_size(path)
     except WeightsFileError as err:
         raise WeightsError(str(err)) from None
     spec = ExportSpec(imgsz=tuple(imgsz) if imgsz else None, batch=batch, opset=opset, half=half)
-    with stderr.status(f"exporting {weights.name} to ONNX (opset {opset})"):
-        export(model, out, spec, source=str(weights), preferred_size=preferred)
+    with stderr.status(f"exporting {path.name} to ONNX (opset {opset})"):
+        export(model, out, spec, source=str(path), preferred_size=preferred, weights_meta=read_metadata(path))
     size_mb = out.stat().st_size / 2**20
     stderr.print(f"saved {out} ({size_mb:.1f} MiB; input {'dynamic' if spec.imgsz is None else size_text(spec.imgsz)}, "
                  f"batch {batch}, {'fp16' if half else 'fp32'}); onnx.checker passed", markup=False)

@@ -14,16 +14,19 @@ from efficientps_app.errors import EXIT_OK, WeightsError
 
 
 def model_info(
-    model: Annotated[str, typer.Argument(help="A preset name (see the list below), a .safetensors or an .onnx file.")],
+    model: Annotated[str, typer.Argument(help="A preset name (see the list below), a .safetensors or an .onnx file, "
+                                         "or a fetched name (cityscapes, kitti).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> int:
     """Show a model's modules and parameter counts.
 
     Presets: b5-cityscapes (official code), b5-paper (separable FPN convs), b0-b4, b6, b7, tiny.
     """
+    from efficientps_app.weights.cache import resolve_weights
     from model import PRESETS, build_efficientps
     from model.weights import load_config
 
+    model = model if model in PRESETS else str(resolve_weights(model))
     if model in PRESETS:
         cfg, source = PRESETS[model], f"preset {model}"
     elif Path(model).suffix == ".onnx":  # an exported model: the config and the export facts are its metadata

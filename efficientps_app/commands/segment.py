@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
+from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt, WeightsOpt
 from efficientps_app.console import print_notes, stderr
 from efficientps_app.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EfficientPSError
 from efficientps_app.outputs.plan import plan_outputs
@@ -23,8 +23,7 @@ def segment(
                                           show_default=False)],
     output: Annotated[Path | None, Opt("-o", "--output", help="out.mp4/.mkv for video; a folder for images. "
                                        "Default: runs/segment/predictN/.")] = None,
-    weights: Annotated[Path | None, Opt("--weights", "-w", help="A .safetensors (train, import-weights) or .onnx "
-                                        "(export-onnx) model. Default: the bundled demo weights.")] = None,
+    weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     half: HalfOpt = False,
     imgsz: ImgszOpt = None,
@@ -64,11 +63,8 @@ def segment(
     from efficientps_app.pipeline import run_pipeline
     from efficientps_app.progress import FrameProgress, print_summary
     from efficientps_app.sources.dispatch import open_source
+    from efficientps_app.assets import announce_demo, default_weights
 
-    if weights is None:
-        from efficientps_app.assets import default_weights
-
-        weights = default_weights(announce=not quiet)
     wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
     options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
                             side_by_side=side_by_side)
@@ -76,8 +72,9 @@ def segment(
                      start=start, end=end) as src:
         plan = plan_outputs(src, output, save_panoptic=save_panoptic, save_json=save_json,
                             audio=not no_audio, crf=crf, overwrite=overwrite)
-        predictor = Predictor(weights, device=device, half=half, imgsz=imgsz, scale=scale, conf=conf,
-                              classes=wanted, batch=batch, backend=backend, threads=threads)
+        predictor = Predictor(weights or default_weights(), device=device, half=half, imgsz=imgsz, scale=scale,
+                              conf=conf, classes=wanted, batch=batch, backend=backend, threads=threads)
+        announce_demo(predictor.backend.trained_on, source, quiet)
         print_notes(predictor.notes)
         if not quiet:
             stderr.print(f"segmenting {src.name} with {predictor.backend.note} -> {plan.root}", markup=False)

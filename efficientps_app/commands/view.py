@@ -9,14 +9,14 @@ from typing import Annotated
 
 import typer
 
-from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt
+from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt, WeightsOpt
 from efficientps_app.console import print_notes, stderr
 from efficientps_app.errors import EfficientPSError, OutputError
 
 
 def view(
     source: Annotated[str | None, typer.Argument(help="Image, folder, glob, video or webcam index.")] = None,
-    weights: Annotated[Path | None, typer.Option("--weights", "-w", help="A .safetensors or .onnx model.")] = None,
+    weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     half: HalfOpt = False,
     imgsz: ImgszOpt = None,
@@ -43,11 +43,12 @@ def view(
     elif headless and "QT_QPA_PLATFORM" not in os.environ:  # Qt would abort the process without a display
         raise EfficientPSError("no display here (DISPLAY/WAYLAND_DISPLAY unset): run the viewer on a desktop, "
                                "or render it with --screenshot OUT.png")
+    from efficientps_app.assets import announce_demo, default_weights
     from efficientps_app.inference.predictor import Predictor
 
-    weights = _weights(weights)
-    predictor = Predictor(weights, device=device, half=half, imgsz=imgsz)
+    predictor = Predictor(weights or default_weights(), device=device, half=half, imgsz=imgsz)
     print_notes(predictor.notes)
+    announce_demo(predictor.backend.trained_on, source)
     from PySide6.QtWidgets import QApplication
 
     from efficientps_app.viewer.window import ViewerWindow
@@ -78,8 +79,3 @@ def view(
     stderr.print(f"saved {screenshot} ({image.width()}x{image.height()})", markup=False)
     return 0
 
-
-def _weights(weights: Path | None) -> Path:
-    from efficientps_app.assets import default_weights
-
-    return weights if weights is not None else default_weights()

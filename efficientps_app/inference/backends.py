@@ -30,6 +30,7 @@ class RawModel(Protocol):
     precision: str  # "fp32" or "fp16": what runs, decided by the backend from what was asked and what it can do
     notes: tuple[str, ...]  # where what runs differs from what was asked for
     note: str  # one line saying what runs
+    trained_on: str | None  # the model's ``trained_on`` metadata (the demo weights say "synthetic scenes ...")
 
     def __call__(self, images: torch.Tensor) -> RawOutputs: ...
 
@@ -43,11 +44,12 @@ class TorchBackend:
 
     def __init__(self, weights: str | Path, device: torch.device, half: bool = False,
                  score_thresh: float | None = None) -> None:
-        from model.weights import WeightsFileError, load_model, preferred_size
+        from model.weights import WeightsFileError, load_model, preferred_size, read_metadata
 
         try:
             self.model = load_model(weights, device=device)
             self.preferred_size = preferred_size(weights)
+            self.trained_on = read_metadata(weights).get("trained_on")  # the demo weights: "synthetic scenes ..."
         except WeightsFileError as err:
             raise WeightsError(str(err)) from None
         if score_thresh is not None:
@@ -71,9 +73,12 @@ def load_backend(weights: str | Path, device: str, half: bool, score_thresh: flo
     backend decides the device and the precision (``half`` is a wish) and says so in ``notes``.
 
     Args:
+        weights: a file, or the name of fetched weights (``cityscapes``, ``kitti``).
         kind: ``auto`` (from the suffix), ``torch`` or ``onnx`` (checked against the file).
     """
-    path = Path(weights)
+    from efficientps_app.weights.cache import resolve_weights
+
+    path = resolve_weights(weights)
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     suffix = path.suffix.lower()

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from efficientps_app.errors import ExportError
+from efficientps_app.inference.onnx_format import CARRIED, ONNX_FORMAT, ONNX_FORMAT_VERSION, OUTPUT_NAMES
 from efficientps_app.outputs.files import atomic_path
-from efficientps_app.inference.onnx_format import ONNX_FORMAT, ONNX_FORMAT_VERSION, OUTPUT_NAMES
 from model.config import config_to_dict
 from model.efficientps import EfficientPS
 from model.weights import size_text
@@ -52,8 +52,11 @@ def _version(name: str) -> str:
 
 
 def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = "",
-                preferred_size: tuple[int, int] | None = None) -> Path:
+                preferred_size: tuple[int, int] | None = None, weights_meta: dict[str, str] | None = None) -> Path:
     """Trace ``model.forward_raw`` to ONNX at ``path`` (atomically) with our metadata; check the graph.
+
+    ``weights_meta`` is the header of the weights file the model came from: its :data:`CARRIED` entries are
+    kept in the ONNX metadata.
 
     Raises:
         ExportError: the export is impossible as asked (fp16 without CUDA, sizes not a multiple of 32, ...).
@@ -78,7 +81,7 @@ def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = 
                 warnings.simplefilter("ignore")  # tracer warnings about Python ints are expected and harmless
                 torch.onnx.export(graph, (dummy,), str(tmp), dynamo=False, opset_version=spec.opset,
                                   input_names=["images"], output_names=OUTPUT_NAMES, dynamic_axes=dynamic)
-            _add_metadata(tmp, model, spec, source, preferred_size)
+            _add_metadata(tmp, model, spec, source, preferred_size, weights_meta)
     except ExportError:
         raise
     except Exception as err:
@@ -90,7 +93,7 @@ def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = 
 
 
 def _add_metadata(path: Path, model: EfficientPS, spec: ExportSpec, source: str,
-                  preferred_size: tuple[int, int] | None) -> None:
+                  preferred_size: tuple[int, int] | None, weights_meta: dict[str, str] | None) -> None:
     """Write our metadata (:mod:`efficientps_app.inference.onnx_format`) into the traced model; check it."""
     import onnx
 
@@ -106,6 +109,7 @@ def _add_metadata(path: Path, model: EfficientPS, spec: ExportSpec, source: str,
     }
     if preferred_size is not None:
         meta["preferred_size"] = size_text(preferred_size)
+    meta |= {k: v for k, v in (weights_meta or {}).items() if k in CARRIED}
     onnx.helper.set_model_props(proto, meta)
     proto.doc_string = "EfficientPS forward_raw (panoptic fusion runs outside the graph)"
     onnx.save(proto, str(path))

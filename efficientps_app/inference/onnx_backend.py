@@ -69,6 +69,7 @@ class OnnxBackend:
         except WeightsFileError as err:
             raise WeightsError(str(err)) from None
         self.batch, self.precision = int(meta.get("batch", "1")), meta.get("precision", "fp32")
+        self.trained_on = meta.get("trained_on")  # carried over from the weights it was exported from
         providers = choose_providers(device, ort.get_available_providers())
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -1,8 +1,10 @@
 """The efficientps ONNX format: what an exported ``.onnx`` file carries besides the graph.
 
 The file carries everything needed to run it, as ONNX metadata: the model config (classes, palette,
-thresholds, normalisation), the input size or "dynamic", the batch size, the precision and the versions it
-was exported with. The normalisation itself is inside the graph: inputs are RGB in [0, 1].
+thresholds, normalisation), the input size or "dynamic", the batch size, the precision, the versions it
+was exported with, and the provenance of the weights (:data:`CARRIED`: what they were trained on or imported
+from, so that the demo weights are recognised in an export too). The normalisation itself is inside the
+graph: inputs are RGB in [0, 1].
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from model.outputs import RawOutputs
 
 ONNX_FORMAT, ONNX_FORMAT_VERSION = "efficientps-onnx", "1"
 OUTPUT_NAMES = list(RawOutputs._fields)
+CARRIED = ("trained_on", "provenance", "release", "imported_from")  # weights-header entries an export keeps
 
 
 def read_onnx_metadata(path: Path) -> dict[str, str]:

@@ -41,7 +41,8 @@ class Predictor:
     """EfficientPS inference on numpy images.
 
     Args:
-        weights: a ``.safetensors`` file written by this tool (train, import-weights).
+        weights: a ``.safetensors`` file written by this tool (train, import-weights), an ``.onnx`` export, or
+            the name of fetched weights (``cityscapes``, ``kitti``: ``efficientps weights fetch``).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``N``.
         half: fp16 where the backend can (PyTorch on CUDA; an ONNX model is what it was exported as); what
             runs is ``precision``, and ``notes`` says when it differs.

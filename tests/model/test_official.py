@@ -1,4 +1,4 @@
-"""Import of the official checkpoint: a fake one with exactly the key names and shapes of SPEC section 11."""
+"""Import of the official checkpoints: a stand-in with exactly the key names and shapes of the released one."""
 
 from __future__ import annotations
 
@@ -12,73 +12,12 @@ import torch
 from efficientps_app.cli import main
 from model.official import convert_official, read_official_checkpoint
 from model.weights import WeightsFileError, read_metadata
-
-BN = ("weight", "bias", "running_mean", "running_var")
-
-
-def _conv_bn(prefix: str, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-    return {f"{prefix}.conv.weight": shape, **{f"{prefix}.bn.{b}": (shape[0],) for b in BN}}
-
-
-def _separable(prefix: str, cin: int, cout: int) -> dict[str, tuple[int, ...]]:
-    return {**_conv_bn(f"{prefix}.depthwise_conv", (cin, 1, 3, 3)), **_conv_bn(f"{prefix}.pointwise_conv", (cout, cin, 1, 1))}
-
-
-def official_head_shapes() -> dict[str, tuple[int, ...]]:
-    """Every non-backbone key of the released checkpoint, written out from SPEC section 11."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    channels = [40, 64, 176, 2048]
-    for i in range(4):
-        shapes |= _conv_bn(f"neck.lateral_convs_top.{i}", (256, channels[i], 1, 1))
-        shapes |= _conv_bn(f"neck.lateral_convs_bottom.{i}", (256, channels[3 - i], 1, 1))
-        shapes |= _conv_bn(f"neck.fpn_convs.{i}", (256, 256, 3, 3))
-    shapes |= {"rpn_head.rpn_conv.weight": (256, 256, 3, 3), "rpn_head.rpn_conv.bias": (256,),
-               "rpn_head.rpn_cls.weight": (3, 256, 1, 1), "rpn_head.rpn_cls.bias": (3,),
-               "rpn_head.rpn_reg.weight": (12, 256, 1, 1), "rpn_head.rpn_reg.bias": (12,)}
-    shapes |= {"bbox_head.shared_fcs.0.weight": (1024, 12544), "bbox_head.shared_fcs.0.bias": (1024,),
-               "bbox_head.shared_fcs.1.weight": (1024, 1024), "bbox_head.shared_fcs.1.bias": (1024,),
-               "bbox_head.fc_cls.weight": (9, 1024), "bbox_head.fc_cls.bias": (9,),
-               "bbox_head.fc_reg.weight": (36, 1024), "bbox_head.fc_reg.bias": (36,)}
-    for i in range(4):
-        shapes |= _separable(f"mask_head.convs.{i}", 256, 256)
-    shapes |= {"mask_head.upsample.weight": (256, 256, 2, 2), "mask_head.upsample.bias": (256,),
-               "mask_head.conv_logits.weight": (9, 256, 1, 1), "mask_head.conv_logits.bias": (9,)}
-    for i in range(2):
-        for j in range(5):
-            shapes |= _separable(f"semantic_head.lateral_convs_ss.{i}.convs.{j}", 256, 256)
-        shapes |= _conv_bn(f"semantic_head.lateral_convs_ss.{i}.conv", (128, 1280, 1, 1))
-        shapes |= _separable(f"semantic_head.lateral_convs_ls.{i}.convs.0", 256, 128)
-        shapes |= _separable(f"semantic_head.lateral_convs_ls.{i}.convs.1", 128, 128)
-        for j in range(2):
-            shapes |= _separable(f"semantic_head.aligning_convs.{i}.convs.{j}", 128, 128)
-    shapes |= {"semantic_head.conv_logits.weight": (19, 512, 1, 1), "semantic_head.conv_logits.bias": (19,)}
-    return shapes
-
-
-def official_backbone_shapes() -> dict[str, tuple[int, ...]]:
-    """timm's tf_efficientnet_b5 names without SE and classifier (SPEC: the official backbone's names)."""
-    net = timm.create_model("tf_efficientnet_b5", pretrained=False)
-    return {f"backbone.{k}": tuple(v.shape) for k, v in net.state_dict().items()
-            if ".se." not in k and not k.startswith("classifier") and not k.endswith("num_batches_tracked")}
-
-
-def fake_state(seed: int = 0) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, shape in {**official_backbone_shapes(), **official_head_shapes()}.items():
-        if key.endswith(("running_var", "bn.weight")) or ".bn" in key and key.endswith("weight"):
-            state[key] = torch.rand(shape, generator=gen) * 0.5 + 0.75  # positive scales and variances
-        else:
-            state[key] = torch.randn(shape, generator=gen) * 0.05
-    return state
-
+from tests.official_checkpoint import fake_state, save_official_checkpoint
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> tuple[Path, dict[str, torch.Tensor]]:
     state = fake_state()
-    path = tmp_path_factory.mktemp("official") / "model.pth"
-    torch.save({"meta": {"epoch": 160, "mmdet_version": "1.0rc0+8d5ff4e", "config": "model = dict(...)"},
-                "state_dict": state, "optimizer": {"state": {}, "param_groups": [{"lr": 0.07}]}}, path)
+    path = save_official_checkpoint(tmp_path_factory.mktemp("official") / "model.pth", state)
     return path, state
 
 
@@ -178,3 +117,64 @@ def test_import_command_writes_the_official_conventions(checkpoint, tmp_path, ca
     assert (cfg.fusion.overlap_thresh, cfg.fusion.min_stuff_area) == (0.5, 2048)
     assert cfg.pixel_mean == (106.433, 116.617, 119.559) and cfg.pixel_std == (65.496, 67.6, 74.123)
     assert main(["import-weights", str(checkpoint[0]), "-o", str(out)]) == 1
+
+
+def _layouts(state: dict[str, torch.Tensor]) -> dict[str, object]:
+    wrapped = {f"module.{k}": v for k, v in state.items()}
+    return {
+        "bare state dict": state,
+        "mmcv (meta, state_dict, optimizer)": {"meta": {"epoch": 1}, "state_dict": state, "optimizer": {}},
+        "model entry": {"model": state, "epoch": 3},
+        "model.state_dict nesting": {"model": {"state_dict": state, "step": 9}, "meta": {}},
+        "DataParallel prefix": {"state_dict": wrapped, "meta": {}},
+        "prefix twice, bare": {f"module.{k}": v for k, v in wrapped.items()},
+    }
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip pth", "legacy pth"])
+@pytest.mark.parametrize("layout", list(_layouts({})))
+def test_every_checkpoint_layout_gives_the_same_state(checkpoint, tmp_path, layout, legacy):
+    state = dict(list(checkpoint[1].items())[:40])  # the layout is what is tested: a slice of the keys is enough
+    path = tmp_path / "model.pth"
+    torch.save(_layouts(state)[layout], path, _use_new_zipfile_serialization=not legacy)
+    read, dropped = read_official_checkpoint(path)
+    assert read.keys() == state.keys() and all(torch.equal(read[k], state[k]) for k in state)
+    assert "state_dict" not in dropped and "model" not in dropped
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [({"optimizer": {"state": {}}, "epoch": 3}, "no state dict of tensors (found top-level entries 'optimizer', 'epoch'"),
+     ({"state_dict": {"neck.a": torch.zeros(1), "neck.b": [1, 2]}}, "state dict entry state_dict.'neck.b' is not a tensor"),
+     ([torch.zeros(1)], "found top-level entries list")],
+)
+def test_layouts_without_a_state_dict_are_named(tmp_path, content, message):
+    path = tmp_path / "odd.pth"
+    torch.save(content, path)
+    with pytest.raises(WeightsFileError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        read_official_checkpoint(path)
+
+
+def test_a_checkpoint_of_another_network_is_named():
+    other = {"features.0.weight": torch.zeros(8, 3, 3, 3), "fc.weight": torch.zeros(10, 8)}
+    with pytest.raises(WeightsFileError, match=r"not an EfficientPS checkpoint \(2 tensors under fc, features\)"):
+        convert_official(other)
+
+
+@pytest.mark.slow  # converts and loads the full-size stand-in
+def test_the_kitti_release_imports_with_its_own_inference_defaults(checkpoint, tmp_path, capsys):
+    from efficientps_app.inference.predictor import Predictor
+    from model.fusion import stuff_area_threshold
+
+    out = tmp_path / "kitti.safetensors"
+    assert main(["import-weights", str(checkpoint[0]), "--release", "kitti", "-o", str(out)]) == 0
+    assert "kitti: inference at 384x1280" in capsys.readouterr().err
+    meta = read_metadata(out)
+    assert (meta["preset"], meta["input_size"], meta["release"]) == ("b5-cityscapes", "384x1280", "kitti")
+    predictor = Predictor(out, device="cpu")
+    assert predictor.inference_size(375, 1242) == (384, 1272)  # a KITTI frame, scaled as mmdet's keep_ratio does
+    cfg = predictor.config
+    assert [c.name for c in cfg.classes][:3] == ["road", "sidewalk", "building"] and cfg.num_classes == 19
+    assert (cfg.instance.score_thresh, cfg.fusion.overlap_thresh, cfg.fusion.min_stuff_area) == (0.5, 0.5, 2048)
+    assert stuff_area_threshold(cfg.fusion, 384, 1280) == 2048  # the official area holds at KITTI's input size
+    assert main(["import-weights", str(checkpoint[0]), "--release", "mapillary", "-o", str(out)]) == 1
