@@ -26,8 +26,6 @@ class InferenceWorker(QObject):
 
     @Slot(int)
     def process(self, index: int) -> None:
-        from efficientps_app.inference.tracking import Tracker
-
         try:
             frame = self.store.get(index)
             result = self.predictor.predict(frame.image)
@@ -38,10 +36,12 @@ class InferenceWorker(QObject):
             self.failed.emit(index, f"frame {index}: {type(err).__name__}: {err}")
             return
         track_ids = None
-        if self.store.kind != "images":  # track ids while frames come in order; a jump starts afresh
-            if self._tracker is None or self._last_index is None or index != self._last_index + 1:
-                self._tracker = Tracker()
-            track_ids = self._tracker.update(result)
+        if self.store.kind != "images":  # track ids while frames come in order; a jump forgets the tracks
+            if self._tracker is None:
+                self._tracker = self.predictor.tracker()
+            elif self._last_index is None or index != self._last_index + 1:
+                self._tracker.reset()  # new ids from here on: an id never names two objects
+            result, track_ids = self._tracker.track(result)
         self._last_index = index
         self.ready.emit(index, frame, result, track_ids)
 
