@@ -65,7 +65,7 @@ def gt_from_instance_ids(inst: np.ndarray) -> tuple[np.ndarray, list[PanopticSeg
 def prediction_to_cityscapes(result: PanopticResult, classes: tuple[ClassSpec, ...]) -> tuple[np.ndarray, list[PanopticSegment]]:
     """A :class:`PanopticResult` as Cityscapes ids (stuff = labelId, thing = labelId * 1000 + k)."""
     pan = result.panoptic.cpu().numpy()
-    lut = np.zeros(max((s.id for s in result.segments), default=0) + 1, np.int64)  # ids need not be 1..K
+    lut = np.zeros(len(result.segments) + 1, np.int64)
     segments = []
     for seg in result.segments:
         label_id = classes[seg.category_id].label_id

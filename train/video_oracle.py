@@ -84,9 +84,13 @@ def spoiled_result(inst: np.ndarray, classes: tuple[ClassSpec, ...], spoil: Spoi
     semantic = np.where(pan > 0, 0, -1)
     for sid, (cat, _, _) in enumerate(info, start=1):
         semantic[pan == sid] = cat
-    panoptic = torch.from_numpy(pan)
-    segments = tuple(s for s in describe_segments(panoptic, info) if s.area > 0)
-    truth = {s.id: truth[s.id] for s in segments if s.id in truth}
+    area = np.bincount(pan.ravel(), minlength=len(info) + 1)
+    kept = [i for i in range(1, len(info) + 1) if area[i]]  # a mask painted over by later ones is gone
+    lut = np.zeros(len(info) + 1, np.int32)
+    lut[kept] = np.arange(1, len(kept) + 1)  # ids 1..K, as the fusion gives them
+    panoptic = torch.from_numpy(lut[pan])
+    segments = describe_segments(panoptic, [info[i - 1] for i in kept])
+    truth = {int(lut[i]): truth[i] for i in kept if i in truth}
     return PanopticResult(panoptic, segments, torch.from_numpy(np.maximum(semantic, 0))), truth
 
 

@@ -157,15 +157,3 @@ def test_bad_input_is_refused():
     with pytest.raises(KeyError, match="no segment"):
         TubeIds().frame(np.array([[2]]), {1: PredSegment(ROAD, False)})
 
-
-def test_predictions_with_gaps_in_their_ids_convert():
-    # keep_classes (segment --classes) drops segments but keeps ids: ids need not be 1..K.
-    from efficientps_app.predictor import keep_classes
-    from model.classes import CITYSCAPES_CLASSES
-    from tests.efficientps_app.results import make_result
-    from train.panoptic_io import prediction_to_cityscapes
-
-    result = keep_classes(make_result(20, 30, [(0, 0, 5, 5, 11), (10, 0, 15, 5, 13)]), frozenset({0, 13}))
-    assert [s.id for s in result.segments] == [2, 3]
-    ids, segments = prediction_to_cityscapes(result, CITYSCAPES_CLASSES)
-    assert [s.id for s in segments] == [26002, 7] and set(np.unique(ids).tolist()) == {0, 7, 26002}

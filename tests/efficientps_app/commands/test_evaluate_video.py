@@ -58,7 +58,7 @@ def test_perfect_and_id_shuffled_predictions(drive, tmp_path, capsys):
 
 
 def test_segment_output_scores_like_the_in_memory_scorer(drive, tiny_weights, tmp_path, capsys):
-    from efficientps_app.predictor import Predictor
+    from efficientps_app.inference.predictor import Predictor
     from train.panoptic_io import eval_categories
     from train.video_oracle import VideoScorer
 
