@@ -99,15 +99,18 @@ class Tracker:
                 changed[seg.id] = track.category
         if not changed:
             return result
-        semantic = result.semantic.clone()
+        pan = _numpy(result.panoptic)
+        semantic = _numpy(result.semantic).copy()  # numpy: torch's threaded masked writes stall on a busy CPU
         for sid, cat in changed.items():
-            semantic[result.panoptic == sid] = cat
+            semantic[pan == sid] = cat
+        if isinstance(result.semantic, torch.Tensor):
+            semantic = torch.from_numpy(semantic).to(result.semantic.device)
         segments = tuple(replace(s, category_id=changed[s.id]) if s.id in changed else s for s in result.segments)
         return PanopticResult(result.panoptic, segments, semantic)
 
     def update(self, result: PanopticResult) -> dict[int, int]:
         """Track ids of this frame's thing segments: ``{segment id: track id}``."""
-        pan = result.panoptic.cpu().numpy() if isinstance(result.panoptic, torch.Tensor) else result.panoptic
+        pan = _numpy(result.panoptic)
         grid = self.grid or max(1, max(pan.shape) // 1024 + 1)
         small = np.ascontiguousarray(pan[::grid, ::grid]).astype(np.int64)
         things = [s for s in result.segments if s.is_thing]
@@ -194,6 +197,10 @@ def _assign(cost: np.ndarray, tracks: list[_Track], things: list[Segment]) -> li
         return []
     rows, cols = linear_sum_assignment(cost)
     return [(tracks[i], things[j]) for i, j in zip(rows, cols) if cost[i, j] < _INFEASIBLE]
+
+
+def _numpy(array) -> np.ndarray:
+    return array.cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
 
 
 def _weight(seg: Segment) -> float:
