@@ -63,6 +63,8 @@ class StuffSmoother:
         self._gray, self._scores = gray, scores
         best = scores.argmax(-1)
         overruled = (sub >= 0) & (best != sub)  # cells where the past outvotes this frame
+        if not overruled.any():
+            return result
         if step > 1:  # back to full resolution: only where the past won, each cell for its step x step pixels
             best = np.repeat(np.repeat(best, step, 0), step, 1)[:h, :w]
             overruled = np.repeat(np.repeat(overruled, step, 0), step, 1)[:h, :w]
