@@ -62,7 +62,9 @@ class Tracker:
         groups: train id -> class group (:func:`class_groups`); None = every class alone.
         momentum: weight of the previous velocity when a new one is measured (0 = last displacement only).
         max_jump: leftover tracks and segments are paired when their box centres are less than this
-            many track sizes (square root of the box area) apart.
+            many track sizes (square root of the box area) apart,
+        size_ratio: and their box areas differ by at most this factor.
+        class_penalty: added to the cost of pairing a track with a segment of another class of its group.
     """
 
     def __init__(self, iou_thresh: float = 0.05, max_age: int = 8, grid: int | None = None,
