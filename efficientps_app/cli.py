@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from efficientps_app import __version__
-from efficientps_app.commands import (data, doctor, evaluate, export, import_weights, model_info, segment, train,
-                                      view, weights)
+from efficientps_app.commands import (data, doctor, evaluate, evaluate_video, export, import_weights, model_info,
+                                      segment, train, view, weights)
 from efficientps_app.errors import run_funnelled
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ app.command("model-info")(model_info.model_info)
 app.add_typer(data.data_app, name="data")
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
+app.command("evaluate-video")(evaluate_video.evaluate_video)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -47,6 +47,7 @@ def run_pipeline(
     render_options: RenderOptions,
     max_frames: int | None = None,
     on_frame: Callable[[Prediction], None] | None = None,
+    smooth_stuff: bool = False,
 ) -> RunSummary:
     """Run the predictor over a source into the sinks and return the summary. Ctrl-C stops the run and
     finalises the outputs (a shortened video stays playable; ``summary.interrupted`` is set); any other
@@ -76,7 +77,7 @@ def run_pipeline(
     writer.start()
     start, ok, interrupted = time.perf_counter(), False, False
     try:
-        for pred in itertools.islice(predictor.stream(source), max_frames):
+        for pred in itertools.islice(predictor.stream(source, smooth_stuff=smooth_stuff), max_frames):
             if writer.error is not None or not put_while(q, pred, writer.is_alive):
                 break
             if on_frame is not None:

@@ -140,20 +140,23 @@ class PQAccumulator:
             out[name] = {"pq": pq / n if n else 0.0, "sq": sq / n if n else 0.0, "rq": rq / n if n else 0.0, "n": n}
             if name == "All":
                 out["per_class"] = per_class
-        out["iou_per_class"] = self._iou_per_class()
+        out["iou_per_class"] = iou_per_class(self.confusion, self.categories)
         values = list(out["iou_per_class"].values())
         out["miou"] = float(np.mean(values)) if values else 0.0
         return out
 
-    def _iou_per_class(self) -> dict[int, float]:
-        ious = {}
-        for cat in self.categories:
-            tp = self.confusion.get((cat, cat), 0)
-            gt_total = sum(v for (g, _), v in self.confusion.items() if g == cat)
-            pred_total = sum(v for (_, p), v in self.confusion.items() if p == cat)
-            if gt_total + pred_total:
-                ious[cat] = tp / (gt_total + pred_total - tp)
-        return ious
+
+def iou_per_class(confusion: Mapping[tuple[int, int], int], categories) -> dict[int, float]:
+    """Class IoU from pixel counts ``{(gt category, predicted category or -1 for void): pixels}`` (void
+    ground truth left out by the caller); categories with an empty union are left out."""
+    ious = {}
+    for cat in categories:
+        tp = confusion.get((cat, cat), 0)
+        gt_total = sum(v for (g, _), v in confusion.items() if g == cat)
+        pred_total = sum(v for (_, p), v in confusion.items() if p == cat)
+        if gt_total + pred_total:
+            ious[cat] = tp / (gt_total + pred_total - tp)
+    return ious
 
 
 def _slots(ids: np.ndarray, keys: list[int], scale: int = 1) -> np.ndarray:

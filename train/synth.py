@@ -37,6 +37,7 @@ class _Canvas:
     rng: np.random.Generator
     counters: dict[int, int]
     noise: np.random.Generator | None = None  # texture noise; None = ``rng`` (a video keeps shapes apart)
+    instance_key: int | None = None  # instance number k of what is painted now (a video's actor); None = count
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -52,8 +53,9 @@ class _Canvas:
         self.image[mask] = np.clip(np.asarray(color, np.float32) + noise, 0, 255)
         self.label[mask] = lab
         if instance and not crowd:
-            self.counters[lab] = self.counters.get(lab, -1) + 1
-            self.inst[mask] = lab * 1000 + self.counters[lab]
+            if self.instance_key is None:
+                self.counters[lab] = self.counters.get(lab, -1) + 1
+            self.inst[mask] = lab * 1000 + (self.counters[lab] if self.instance_key is None else self.instance_key)
         else:
             self.inst[mask] = lab
 

@@ -58,20 +58,32 @@ def synth_video(
     size: Annotated[tuple[int, int], typer.Option("--size", help="Frame height and width (even).")] = (256, 512),
     seed: Annotated[int, typer.Option("--seed", help="The drive is deterministic for a seed.")] = 0,
     crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality.")] = 23,
+    ground_truth: Annotated[bool, typer.Option(
+        "--ground-truth", help="Also write the video panoptic ground truth of every frame: STEM_gt.json + STEM_gt/ "
+        "(for evaluate-video).")] = False,
     overwrite: OverwriteOpt = False,
 ) -> int:
     """Write a synthetic drive through the synthetic streets (H.264 + AAC engine hum) to try 'segment' on."""
     from efficientps_app.errors import OutputError
     from efficientps_app.outputs.files import refuse_existing
     from train.synth_video import write_synthetic_drive
+    from train.video_panoptic import ground_truth_paths
 
     if output.suffix.lower() != ".mp4":
         raise OutputError(f"{output}: the drive is written as .mp4")
     if min(size) < 64 or size[0] % 2 or size[1] % 2:
         raise typer.BadParameter("frames must be at least 64x64 with even sides", param_hint="--size")
-    refuse_existing([output], overwrite)
-    with stderr.status(f"rendering {int(seconds * fps)} frames"):
-        write_synthetic_drive(output, seconds, fps, tuple(size), seed, crf)
-    stderr.print(f"wrote {output} ({seconds:g} s at {fps} fps, {size[0]}x{size[1]}, with audio); "
-                 f"next: efficientps segment {output}", markup=False)
+    targets = [output, *(ground_truth_paths(output) if ground_truth else ())]
+    refuse_existing(targets, overwrite)
+    with stderr.status(f"rendering {int(round(seconds * fps))} frames"):
+        write_synthetic_drive(output, seconds, fps, tuple(size), seed, crf, ground_truth=ground_truth)
+    stderr.print(f"wrote {output} ({seconds:g} s at {fps} fps, {size[0]}x{size[1]}, with audio)", markup=False)
+    if ground_truth:
+        gt_json, gt_dir = ground_truth_paths(output)
+        seg = output.with_name(f"{output.stem}_segmented.mp4")
+        stderr.print(f"wrote its ground truth {gt_json} + {gt_dir}/; next: efficientps segment {output} -o {seg} "
+                     f"--save-panoptic, then efficientps evaluate-video --gt {gt_json} --predictions "
+                     f"{seg.with_name(seg.stem + '_panoptic.json')}", markup=False)
+    else:
+        stderr.print(f"next: efficientps segment {output}", markup=False)
     return 0

@@ -45,6 +45,8 @@ def segment(
     no_audio: Annotated[bool, Opt("--no-audio", help="Video: leave the source's audio out.")] = False,
     save_panoptic: Annotated[bool, Opt("--save-panoptic", help="Also write COCO panoptic PNGs + JSON.")] = False,
     save_json: Annotated[bool, Opt("--save-json", help="Also write one JSON line of segments per frame.")] = False,
+    smooth_stuff: Annotated[bool, Opt("--smooth-stuff", help="Video: smooth stuff classes over time (flow-warped "
+                                      "vote; see docs/video.md).")] = False,
     alpha: Annotated[float, Opt("--alpha", min=0.0, max=1.0, help="Overlay opacity.")] = 0.5,
     side_by_side: Annotated[bool, Opt("--side-by-side", help="Source left, overlay right.")] = False,
     no_labels: Annotated[bool, Opt("--no-labels", help="No class/score text.")] = False,
@@ -80,8 +82,8 @@ def segment(
             stderr.print(f"segmenting {src.name} with {predictor.backend.note} -> {plan.root}", markup=False)
         total = src.total if max_frames is None or src.total is None else min(src.total, max_frames)
         with FrameProgress(total, disabled=quiet) as progress:
-            summary = run_pipeline(predictor, src, plan.start(predictor.classes, arguments), options, max_frames=max_frames,
-                                   on_frame=progress.advance)
+            summary = run_pipeline(predictor, src, plan.start(predictor.classes, arguments), options,
+                                   max_frames=max_frames, on_frame=progress.advance, smooth_stuff=smooth_stuff)
     if not quiet or summary.interrupted:
         print_summary(summary, predictor.timings)
     if summary.interrupted:

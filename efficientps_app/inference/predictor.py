@@ -17,7 +17,8 @@ import torch
 
 from efficientps_app.errors import EfficientPSError
 from efficientps_app.inference.backends import RawModel, load_backend
-from efficientps_app.inference.tracking import Tracker, tracks
+from efficientps_app.inference.smoothing import StuffSmoother
+from efficientps_app.inference.tracking import Tracker, class_groups, tracks
 from efficientps_app.sources.dispatch import open_source
 from efficientps_app.sources.frames import Frame, Source, read_ahead
 from efficientps_app.threads import prefetch
@@ -145,33 +146,47 @@ class Predictor:
                                raw.mask_logits[sel], self.config.fusion, self.config.num_stuff)
         return result if self.keep is None else keep_classes(result, self.keep)
 
-    def stream(self, source: Source | str | Path | int, track: bool | None = None,
+    def tracker(self) -> Tracker:
+        """A tracker for this model's classes (car, truck, bus and train match each other, and so on)."""
+        return Tracker(groups=class_groups(self.classes))
+
+    def stream(self, source: Source | str | Path | int, track: bool | None = None, smooth_stuff: bool = False,
                **source_options) -> Iterator[Prediction]:
         """Predictions for every frame of a source, lazily (nothing accumulates).
 
         Args:
             source: an opened :class:`~efficientps_app.sources.frames.Source` or anything :func:`open_source` takes
                 (then ``source_options`` go to it and the source is closed at the end).
-            track: give thing instances track ids (default: for video and live sources).
+            track: give thing instances track ids, and each tracked instance its track's class (default:
+                for video and live sources).
+            smooth_stuff: smooth the stuff classes over time (:mod:`efficientps_app.inference.smoothing`; video only).
         """
         if isinstance(source, (str, Path, int)):
             with open_source(source, **source_options) as opened:
-                yield from self.stream(opened, track)
+                yield from self.stream(opened, track, smooth_stuff)
             return
-        tracker = Tracker() if (track if track is not None else tracks(source.kind)) else None
+        video = tracks(source.kind)
+        tracker = self.tracker() if (track if track is not None else video) else None
+        smoother = StuffSmoother(self.config.num_stuff) if smooth_stuff and video else None
         frames: list[Frame] = []
         for frame in prefetch(source, self.timings, read_ahead(source.kind)):
             frames.append(frame)
             if len(frames) < self.batch:
                 continue
-            yield from self._predict_frames(frames, tracker)
+            yield from self._predict_frames(frames, tracker, smoother)
             frames = []
         if frames:
-            yield from self._predict_frames(frames, tracker)
+            yield from self._predict_frames(frames, tracker, smoother)
 
-    def _predict_frames(self, frames: list[Frame], tracker: Tracker | None) -> Iterator[Prediction]:
+    def _predict_frames(self, frames: list[Frame], tracker: Tracker | None,
+                        smoother: StuffSmoother | None) -> Iterator[Prediction]:
         for frame, result in zip(frames, self.predict_batch([f.image for f in frames])):
-            yield Prediction(frame, result, tracker.update(result, frame.meta.timestamp_s) if tracker else None)
+            if smoother is not None:
+                result = smoother.update(frame.image, result)
+            track_ids = None
+            if tracker is not None:
+                result, track_ids = tracker.track(result, frame.meta.timestamp_s)
+            yield Prediction(frame, result, track_ids)
 
 
 def _sync(device: torch.device) -> None:

@@ -163,6 +163,22 @@ def draw_labels(img: np.ndarray, result: PanopticResult, classes: tuple[ClassSpe
             _put_text(img, text, org, scale, thick)
 
 
+def draw_track_ids(img: np.ndarray, result: PanopticResult, track_ids: dict[int, int], panoptic: np.ndarray,
+                   only: frozenset[int] | None = None) -> None:
+    """Write "#track" inside every tracked thing segment (``only``: just these segment ids), in place."""
+    scale, thick = _text_scale(img.shape[0])
+    anchors = label_anchors(panoptic)
+    for seg in result.segments:
+        track = track_ids.get(seg.id)
+        if track is None or seg.id not in anchors or (only is not None and seg.id not in only):
+            continue
+        x, y, _ = anchors[seg.id]
+        text = f"#{track}"
+        (tw, th), _ = cv2.getTextSize(text, _FONT, scale, thick)
+        org = (int(np.clip(x - tw // 2, 0, max(img.shape[1] - tw, 0))), int(np.clip(y + th // 2, th, img.shape[0])))
+        _put_text(img, text, org, scale, thick, (255, 255, 0))
+
+
 def legend_entries(result: PanopticResult, classes: tuple[ClassSpec, ...]) -> list[tuple[str, tuple[int, int, int]]]:
     """(text, colour) per class present, in class order; thing classes show their instance count."""
     counts: dict[int, int] = {}
@@ -241,14 +257,25 @@ def render_view(
     hidden: frozenset[int] = frozenset(),
     isolated: int | None = None,
     track_ids: dict[int, int] | None = None,
+    show_tracks: bool = False,
 ) -> np.ndarray:
     """What the viewer shows: one of :data:`VIEW_MODES`, without the classes in ``hidden`` (train ids) and,
-    with ``isolated`` (a segment id), only that segment."""
+    with ``isolated`` (a segment id; -1 = none), only that segment; ``show_tracks`` writes the track ids
+    of the shown things (overlay and instances modes)."""
     panoptic = _as_numpy(result.panoptic).astype(np.int32)
     shown = [s.category_id not in hidden and (isolated is None or s.id == isolated) for s in result.segments]
     mask = member_mask(panoptic, result, shown)
     if mode == "raw":
         return image.copy()
+    out = _view(image, result, classes, mode, alpha, panoptic, shown, mask, track_ids)
+    if show_tracks and track_ids and mode in ("overlay", "instances"):
+        draw_track_ids(out, result, track_ids, panoptic, frozenset(s.id for s, show in zip(result.segments, shown) if show))
+    return out
+
+
+def _view(image: np.ndarray, result: PanopticResult, classes: tuple[ClassSpec, ...], mode: str, alpha: float,
+          panoptic: np.ndarray, shown: list, mask: np.ndarray, track_ids: dict[int, int] | None) -> np.ndarray:
+    """The image of one non-raw view mode (``mask``: the pixels of the ``shown`` segments)."""
     if mode == "boundaries":
         out = image.copy()
         out[boundaries(panoptic) & mask] = (255, 255, 255)

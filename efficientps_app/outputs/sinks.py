@@ -5,7 +5,8 @@ started. Formats:
 
 * COCO panoptic (``NAME.json`` + ``NAME/``), laid out as cityscapesscripts' ``createPanopticImgs`` lays out
   the ground truth: PNG id = R + 256 G + 256^2 B, stuff id = labelId, thing id = labelId * 1000 + k,
-  ``category_id`` = labelId, ``image_id`` = the file stem without ``_leftImg8bit`` (video: stem_frame).
+  ``category_id`` = labelId, ``image_id`` = the file stem without ``_leftImg8bit`` (video: stem_frame, and
+  each image also has ``frame_index`` and ``time_s``; things have their ``track_id``).
 * JSONL: one line per frame with the frame index, source, time and segments (train-id categories, names,
   scores, areas, boxes and track ids).
 """
@@ -118,7 +119,13 @@ class PanopticSink:
                 info["track_id"] = tracks[seg.id]
             infos.append(info)
         h, w = ids.shape
-        self.images.append({"id": image_id, "file_name": f"{image_id}.png", "height": h, "width": w})
+        image = {"id": image_id, "file_name": f"{image_id}.png", "height": h, "width": w}
+        meta = prediction.frame.meta
+        if meta.relative_path is None:  # a video or live frame: where it is in the source
+            image["frame_index"] = meta.index
+            if meta.timestamp_s is not None:
+                image["time_s"] = round(meta.timestamp_s, 6)
+        self.images.append(image)
         self.annotations.append({"image_id": image_id, "file_name": f"{image_id}.png", "segments_info": infos})
 
     def close(self, keep: bool, complete: bool) -> list[Path]:

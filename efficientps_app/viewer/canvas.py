@@ -44,6 +44,11 @@ class ImageView(QGraphicsView):
             self.scene().setSceneRect(0, 0, *size)
             self.fit()
 
+    @property
+    def fitted(self) -> bool:
+        """True while the whole image is fitted into the view (not zoomed or panned since)."""
+        return self._fitted
+
     def fit(self) -> None:
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
         self._fitted = True

@@ -1,5 +1,6 @@
 """The viewer's main window: display modes, comparison, legend with class toggles, hover inspection,
-video controls, export, drag and drop, remembered settings. Inference runs in a worker thread."""
+track ids and following one track through a video, video controls, export, drag and drop, remembered
+settings. Inference runs in a worker thread."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from efficientps_app.outputs.render import VIEW_MODES, render_view
 from efficientps_app.viewer.canvas import ImageView, link, slider, to_qimage
+from efficientps_app.viewer.follow import FollowMixin
 from efficientps_app.viewer.frames import FrameStore
 from efficientps_app.viewer.playback import PlaybackMixin
 from efficientps_app.viewer.worker import WorkerThread
@@ -34,7 +36,7 @@ COMPARE = ("off", "side by side", "split")
 CACHE_FRAMES = 64
 
 
-class ViewerWindow(PlaybackMixin, QMainWindow):
+class ViewerWindow(FollowMixin, PlaybackMixin, QMainWindow):
     """``ViewerWindow(predictor, settings).open(source)``; ``show_result`` also accepts hand-made results."""
 
     request = Signal(int)
@@ -49,7 +51,9 @@ class ViewerWindow(PlaybackMixin, QMainWindow):
         self.alpha = float(self.settings.value("alpha", 0.5))
         self.compare, self.split = "off", 0.5
         self.hidden: set[int] = set()
-        self.isolated: int | None = None
+        self.isolated: int | None = None  # a segment id shown alone
+        self.followed: int | None = None  # a track id shown alone, frame after frame
+        self.show_tracks = self.settings.value("show_tracks", "true") in (True, "true")
         self.store: FrameStore | None = None
         self.worker: WorkerThread | None = None
         self.cache: OrderedDict[int, tuple] = OrderedDict()
@@ -126,8 +130,10 @@ class ViewerWindow(PlaybackMixin, QMainWindow):
         self.compare_box.addItems(COMPARE)
         self.compare_box.currentTextChanged.connect(self.set_compare)
         self.split_slider = slider(0, 100, 50, lambda v: self._set_split(v / 100))
+        self.tracks_box = self._tracks_checkbox()
         for widget in (QLabel(" mode "), self.mode_box, QLabel(" alpha "), self.alpha_slider,
-                       QLabel(" compare "), self.compare_box, QLabel(" split "), self.split_slider):
+                       QLabel(" compare "), self.compare_box, QLabel(" split "), self.split_slider,
+                       QLabel(" "), self.tracks_box):
             bar.addWidget(widget)
 
     # ----- sources and frames
@@ -142,14 +148,15 @@ class ViewerWindow(PlaybackMixin, QMainWindow):
             return False
         self._stop_worker()
         self.store, self.cache, self.current, self.index = store, OrderedDict(), None, 0
-        self.busy, self.wanted, self.isolated = False, None, None
+        self.busy, self.wanted, self.isolated, self.followed = False, None, None, None
         self.worker = WorkerThread(store, self.predictor, self)
         self.request.connect(self.worker.worker.process)
         self.worker.worker.ready.connect(self._ready)
         self.worker.worker.failed.connect(self._failed)
         self.seek.setRange(0, max((store.count or 1) - 1, 0))
         self.setWindowTitle(f"EfficientPS viewer - {store.name}")
-        self.status.setText(f"{store.name}: hover for details, click a segment to isolate it")
+        self.status.setText(f"{store.name}: hover for details, click a segment to isolate it (an object of a "
+                            "video: follow its track; Esc stops)")
         if isinstance(spec, (str, Path)) and Path(spec).exists():
             self.settings.setValue("last_folder", str(Path(spec).resolve().parent))
         self.show_frame(0)
@@ -201,6 +208,7 @@ class ViewerWindow(PlaybackMixin, QMainWindow):
         self.current = (frame, result, track_ids)
         self.index = frame.meta.index
         self.refresh()
+        self._follow_status()
         self._update_legend()
         if not self.seek.isSliderDown():
             self.seek.blockSignals(True)
@@ -213,7 +221,7 @@ class ViewerWindow(PlaybackMixin, QMainWindow):
         """The image of the main view for the current frame and settings."""
         frame, result, tracks = self.current
         out = render_view(frame.image, result, self.classes, self.mode, self.alpha, frozenset(self.hidden),
-                          self.isolated, tracks)
+                          self.shown_alone(), tracks, self.show_tracks)
         if self.compare == "split":
             cut = int(round(self.split * out.shape[1]))
             out[:, :cut] = frame.image[:, :cut]
@@ -281,6 +289,11 @@ class ViewerWindow(PlaybackMixin, QMainWindow):
 
     def _click(self, x: int, y: int) -> None:
         seg = self.segment_at(x, y)
+        track = (self.current[2] or {}).get(seg.id) if seg is not None else None
+        if track is not None:  # an object of a video: follow its track
+            self.follow(None if track == self.followed else track)
+            return
+        self.followed = None
         self.isolated = None if seg is None or seg.id == self.isolated else seg.id
         self.refresh()
 
@@ -369,6 +382,10 @@ class ViewerWindow(PlaybackMixin, QMainWindow):
             self.view.zoom(1.25 if key != Qt.Key.Key_Minus else 0.8)
         elif Qt.Key.Key_1 <= key <= Qt.Key.Key_5:
             self.set_mode(VIEW_MODES[key - Qt.Key.Key_1])
+        elif key == Qt.Key.Key_T:
+            self.set_show_tracks(not self.show_tracks)
+        elif key == Qt.Key.Key_Escape and (self.followed is not None or self.isolated is not None):
+            self.follow(None)
         else:
             super().keyPressEvent(event)
 

@@ -25,7 +25,7 @@ class InferenceWorker(QObject):
 
     @Slot(int)
     def process(self, index: int) -> None:
-        from efficientps_app.inference.tracking import Tracker, tracks
+        from efficientps_app.inference.tracking import tracks
 
         try:
             frame = self.store.get(index)
@@ -37,9 +37,9 @@ class InferenceWorker(QObject):
             self.failed.emit(index, f"frame {index}: {type(err).__name__}: {err}")
             return
         track_ids = None
-        if tracks(self.store.kind):  # the tracker decides when a jump starts afresh
-            self._tracker = self._tracker or Tracker()
-            track_ids = self._tracker.update(result, frame.meta.timestamp_s)
+        if tracks(self.store.kind):  # the tracker decides when a jump in time starts afresh
+            self._tracker = self._tracker or self.predictor.tracker()
+            result, track_ids = self._tracker.track(result, frame.meta.timestamp_s)
         self.ready.emit(index, frame, result, track_ids)
 
 

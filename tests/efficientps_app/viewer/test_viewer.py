@@ -69,11 +69,14 @@ def test_class_toggle_and_isolation_change_pixels(window):
     hidden = window.rendered()
     assert 13 in window.hidden and (hidden[25, 25] == image[25, 25]).all() and (before[25, 25] != image[25, 25]).any()
     window.set_class_visible(13, True)
-    window._click(65, 30)  # isolate the person
+    window._click(65, 30)  # isolate the person (it has a track: follow it)
     isolated = window.rendered()
-    assert window.isolated == 2 and (isolated[5, 95] == image[5, 95]).all() and (isolated[30, 65] != image[30, 65]).any()
+    assert window.followed == 8 and window.shown_alone() == 2
+    assert (isolated[5, 95] == image[5, 95]).all() and (isolated[30, 65] != image[30, 65]).any()
     window._click(65, 30)
-    assert window.isolated is None
+    assert window.followed is None and window.shown_alone() is None
+    window._click(95, 5)  # stuff has no track: isolated in this frame only
+    assert window.isolated == 3 and window.followed is None
 
 
 def test_legend_shows_shares_and_counts(window):
@@ -81,6 +84,40 @@ def test_legend_shows_shares_and_counts(window):
     car = window.legend.topLevelItem(13)
     assert car.text(1) == "15.0 %" and car.text(2) == "1"
     assert window.legend.topLevelItem(12).text(1) == ""  # no rider
+
+
+def test_track_ids_and_following_one_track(window, qtbot, tmp_path):
+    image = np.full((60, 100, 3), 50, np.uint8)
+
+    def show(index, things, tracks):
+        window.show_result(Frame(image, FrameMeta(index=index, source_name="v.mp4")),
+                           make_result(60, 100, things, stuff=0), tracks)
+
+    show(0, [(10, 10, 40, 40, 13), (60, 20, 80, 50, 11)], {1: 7, 2: 8})
+    with_ids = window.rendered()
+    window.set_show_tracks(False)
+    plain = window.rendered()
+    qtbot.keyClick(window, Qt.Key.Key_T)  # T toggles the ids back on
+    assert window.show_tracks and window.tracks_box.isChecked()
+    changed = np.argwhere((with_ids != plain).any(-1))
+    assert len(changed) and all(10 <= y < 40 and 10 <= x < 40 or 20 <= y < 50 and 60 <= x < 80 for y, x in changed)
+    yellow = (with_ids[..., 0] > 180) & (with_ids[..., 1] > 180) & (with_ids[..., 2] < 90)
+    assert yellow[10:40, 10:40].sum() > 3 and yellow[20:50, 60:80].sum() > 3  # "#7" and "#8" in yellow
+    window._click(20, 20)  # click the car: follow track 7
+    assert window.followed == 7 and "following track 7: car" in window.status.text()
+    followed = window.rendered()
+    assert (followed[30, 70] == image[30, 70]).all() and (followed[25, 25] != image[25, 25]).any()
+    # next frame: the car moved right and is segment 2 now; the person is segment 1
+    show(1, [(60, 20, 80, 50, 11), (16, 10, 46, 40, 13)], {1: 8, 2: 7})
+    followed = window.rendered()
+    assert window.shown_alone() == 2 and (followed[25, 44] != image[25, 44]).any()
+    assert (followed[30, 70] == image[30, 70]).all() and "frame 2" in window.status.text()
+    shot = tmp_path / "follow.png"
+    assert window.grab().save(str(shot)) and Image.open(shot).size == (window.width(), window.height())
+    show(2, [(60, 20, 80, 50, 11)], {1: 8})  # the car left the picture
+    assert "not in frame 3" in window.status.text() and (window.rendered() == image).all()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert window.followed is None and (window.rendered()[30, 70] != image[30, 70]).any()
 
 
 def test_worker_delivers_frames_while_the_ui_stays_responsive(window, qtbot, tmp_path):
