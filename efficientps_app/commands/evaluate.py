@@ -19,9 +19,7 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def results_table(results: dict) -> Table:
     """The table cityscapesscripts prints, with an IoU column."""
-    from train.panoptic_io import eval_categories
-
-    names = {c["id"]: c["name"] for c in eval_categories()}
+    names = {int(k): v for k, v in results["names"].items()}
     table = Table(title_justify="left")
     for col in ("category", "PQ", "SQ", "RQ", "IoU"):
         table.add_column(col, justify="left" if col == "category" else "right")
@@ -38,38 +36,45 @@ def results_table(results: dict) -> Table:
 
 
 def evaluate(
-    data: Annotated[Path, typer.Option("--data", help="Cityscapes root (prepared with 'efficientps data prepare').")],
+    data: Annotated[Path, typer.Option("--data", help="Dataset root: Cityscapes (see 'efficientps data prepare') "
+                                       "or COCO panoptic.")],
     weights: Annotated[Path | None, typer.Option("--weights", help="A .safetensors model to run on the split.")] = None,
     predictions: Annotated[Path | None, typer.Option("--predictions", help="COCO panoptic PRED.json (PNGs in PRED/).")] = None,
     split: Annotated[str, typer.Option("--split")] = "val",
+    data_format: Annotated[str, typer.Option("--format", help="auto, cityscapes or coco-panoptic.")] = "auto",
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N")] = "auto",
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images (weights only).")] = None,
     output: Annotated[Path | None, typer.Option("--json", help="Where to write the results JSON.")] = None,
 ) -> int:
-    """Score a model (--weights) or predictions on disk (--predictions) on a split."""
-    from train.data import find_samples
+    """Score a model (--weights) or predictions on disk (--predictions) on a split, with the COCO panoptic
+    rules over the dataset's categories."""
+    from train.datasets import describe_classes, open_split, same_classes
     from train.evaluate import evaluate_files, evaluate_model
-    from train.prepare import panoptic_gt_json
 
     if (weights is None) == (predictions is None):
         raise EfficientPSError("give exactly one of --weights or --predictions")
+    dataset = open_split(data, split, data_format)
     with Progress(console=stderr, transient=True) as progress:
         if predictions is not None:
-            gt_json = panoptic_gt_json(data, split)
-            if not gt_json.is_file():
-                raise EfficientPSError(f"{gt_json}: no panoptic ground truth; run 'efficientps data prepare {data}'")
+            if not dataset.gt_json.is_file():
+                raise EfficientPSError(f"{dataset.gt_json}: no panoptic ground truth; "
+                                       f"run 'efficientps data prepare {data}'")
             task = progress.add_task("scoring", total=None)
-            results = evaluate_files(predictions, gt_json, progress=lambda: progress.advance(task))
+            results = evaluate_files(predictions, dataset.gt_json, progress=lambda: progress.advance(task))
             source = predictions
         else:
-            from model.weights import load_model
+            from model.weights import load_config, load_model
             from train.loop import select_device
 
+            predicts = load_config(weights).classes
+            if not same_classes(predicts, dataset.classes):
+                raise EfficientPSError(f"{weights} predicts {describe_classes(predicts)}; {data} has "
+                                       f"{describe_classes(dataset.classes)}: evaluate a model trained on these classes")
             dev = select_device(device)
             model = load_model(weights, device=dev)
-            samples = find_samples(data, split)[:limit]
+            samples = dataset.samples[:limit]
             task = progress.add_task(f"evaluating {len(samples)} images", total=len(samples))
-            results = evaluate_model(model, samples, model.cfg.classes, dev, progress=lambda: progress.advance(task))
+            results = evaluate_model(model, samples, dataset.classes, dev, progress=lambda: progress.advance(task))
             source = weights
     stdout.print(results_table(results))
     out = output or Path("runs/evaluate") / f"{Path(source).stem}_{split}.json"
