@@ -122,7 +122,7 @@ def render_shapes(height: int, width: int, cats: list[dict], seed: int) -> tuple
     for n in range(int(rng.integers(2, 8))):
         k = int(rng.integers(len(things)))
         cx, cy = rng.uniform(0.05, 0.95) * width, rng.uniform(0.15, 0.95) * height
-        rx, ry = s * rng.uniform(0.08, 0.22), s * rng.uniform(0.08, 0.22)
+        rx, ry = s * rng.uniform(0.1, 0.26), s * rng.uniform(0.1, 0.26)
         mask = _shape_mask(ids.shape, k % 3, cx, cy, rx, ry)
         if n == 0 and rng.random() < 0.3:  # a crowd: several small ones, one segment
             for _ in range(int(rng.integers(3, 6))):

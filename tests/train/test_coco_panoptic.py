@@ -127,3 +127,19 @@ def test_broken_coco_datasets_are_named(tmp_path: Path):
         open_split(root, "test")
     with pytest.raises(DatasetError, match="neither a Cityscapes folder"):
         open_split(tmp_path, "train")
+
+
+def test_synthetic_street_scenes_as_coco_are_the_converted_cityscapes_ones(tmp_path: Path):
+    from train.synth import write_synthetic_cityscapes
+
+    write_synthetic_coco(tmp_path / "coco", 3, 1, (64, 128), seed=2)
+    write_synthetic_cityscapes(tmp_path / "cs", 3, 1, (64, 128), seed=2)
+    convert_dataset(tmp_path / "cs", tmp_path / "converted")
+    for split in ("train", "val"):
+        a, b = open_split(tmp_path / "coco", split), open_split(tmp_path / "converted", split)
+        assert a.classes == b.classes == CITYSCAPES_CLASSES
+        by_image = {s.image.read_bytes(): s for s in b.samples}  # names differ, the scenes do not
+        for sample in a.samples:
+            other = by_image[sample.image.read_bytes()]
+            assert sample.segments == other.segments
+            assert np.array_equal(read_ground_truth(sample)[0], read_ground_truth(other)[0])
