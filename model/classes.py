@@ -2,11 +2,13 @@
 
 The class list travels with the model (it is part of :class:`model.config.EfficientPSConfig` and is
 written into every weights file), so a model trained on another label set carries its own names and
-colours. Stuff classes come first, thing classes after them, as in the official EfficientPS code.
+colours. Stuff classes come first, thing classes after them, as in the official EfficientPS code. A
+COCO panoptic dataset's ``categories`` become a class list with :func:`classes_from_categories`.
 """
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 
 
@@ -17,8 +19,9 @@ class ClassSpec:
     Attributes:
         name: Human-readable name ("road", "car").
         train_id: Index of the class in the network output (0..C-1).
-        label_id: Cityscapes labelId (what ``*_gtFine_labelIds.png`` and the panoptic JSON use).
-        color: RGB colour of the Cityscapes palette, 0-255.
+        label_id: The dataset's category id: the Cityscapes labelId (what ``*_gtFine_labelIds.png`` and the
+            panoptic JSON use), or the ``id`` of a COCO panoptic category.
+        color: RGB colour, 0-255 (the Cityscapes palette, or the dataset's own).
         is_thing: True for countable objects (instances), False for stuff.
     """
 
@@ -70,3 +73,32 @@ def validate_classes(classes: tuple[ClassSpec, ...]) -> None:
         raise ValueError("stuff classes must come before thing classes")
     if not any(kinds) or all(kinds):
         raise ValueError("a class list needs at least one stuff and one thing class")
+
+
+def fallback_color(index: int) -> tuple[int, int, int]:
+    """A distinct, saturated RGB colour for a class without one (golden-ratio steps around the hue circle)."""
+    r, g, b = colorsys.hsv_to_rgb((index * 0.618034) % 1.0, 0.75, 0.95 - 0.25 * (index % 3) / 2)
+    return round(255 * r), round(255 * g), round(255 * b)
+
+
+def classes_from_categories(categories: list[dict]) -> tuple[ClassSpec, ...]:
+    """The class list of COCO panoptic ``categories`` (``id``, ``name``, ``isthing``, optional ``color``):
+    stuff first, then things, each in the dataset's order; the category id becomes ``label_id``.
+
+    Raises:
+        ValueError: a category lacks a field, an id repeats, or a kind (stuff or thing) is missing.
+    """
+    try:
+        entries = [(int(c["id"]), str(c["name"]), bool(c["isthing"]), c.get("color")) for c in categories]
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"categories need 'id', 'name' and 'isthing' ({type(err).__name__}: {err})") from err
+    ids = [e[0] for e in entries]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"category ids repeat: {sorted(i for i in set(ids) if ids.count(i) > 1)}")
+    ordered = [e for e in entries if not e[2]] + [e for e in entries if e[2]]
+    classes = []
+    for i, (cat_id, name, thing, color) in enumerate(ordered):
+        rgb = (int(color[0]), int(color[1]), int(color[2])) if color else fallback_color(i)
+        classes.append(ClassSpec(name, i, cat_id, rgb, thing))
+    validate_classes(tuple(classes))
+    return tuple(classes)

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -30,10 +31,12 @@ class WeightsFileError(ValueError):
 
 
 def preset_name(cfg: EfficientPSConfig) -> str:
-    """The preset whose network a config builds, or "custom". The norm layer kind (they compute the same) and
-    the panoptic fusion settings (inference defaults, e.g. of the KITTI release) do not count."""
-    return next((name for name, p in PRESETS.items()
-                 if dataclasses.replace(p, norm=cfg.norm, fusion=cfg.fusion) == cfg), "custom")
+    """The preset whose network a config builds, or "custom". The norm layer kind (they compute the same),
+    the class list (the data's) and the panoptic fusion settings (inference defaults, e.g. of the KITTI
+    release) do not count."""
+    same = (name for name, p in PRESETS.items()
+            if dataclasses.replace(p, norm=cfg.norm, fusion=cfg.fusion, classes=cfg.classes) == cfg)
+    return next(same, "custom")
 
 
 def save_model(model: EfficientPS, path: str | Path, half: bool = False, extra: dict[str, str] | None = None) -> Path:
@@ -174,6 +177,58 @@ def load_weights_into(model: EfficientPS, path: str | Path) -> None:
     except Exception as err:
         raise WeightsFileError(f"{path}: cannot read tensors, the file may be truncated ({_short(err)})") from err
     model.load_state_dict(state)
+
+
+@dataclass(frozen=True)
+class PartialLoad:
+    """What :func:`load_fitting_weights` did: tensor names, sorted.
+
+    Attributes:
+        loaded: taken from the file.
+        mismatched: in both, with other shapes (kept as initialised): name -> (file shape, model shape).
+        missing: in the model only (kept as initialised).
+        unexpected: in the file only (ignored).
+    """
+
+    loaded: list[str]
+    mismatched: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
+    missing: list[str]
+    unexpected: list[str]
+
+    def describe(self, most: int = 12) -> str:
+        """'loaded 300 of 306 tensors; kept as initialised: a [8, 32] (file [19, 32]), ...' in one line."""
+        total = len(self.loaded) + len(self.mismatched) + len(self.missing)
+        kept = [f"{k} {list(m)} (file {list(f)})" for k, (f, m) in self.mismatched.items()]
+        kept += [f"{k} (not in the file)" for k in self.missing]
+        text = f"loaded {len(self.loaded)} of {total} tensors"
+        if kept:
+            more = f", +{len(kept) - most} more" if len(kept) > most else ""
+            text += f"; kept as initialised: {', '.join(kept[:most])}{more}"
+        if self.unexpected:
+            text += f"; {len(self.unexpected)} tensors of the file have no place here (e.g. {self.unexpected[0]})"
+        return text
+
+
+def load_fitting_weights(model: EfficientPS, path: str | Path) -> PartialLoad:
+    """Load every tensor of a weights file whose name and shape fit ``model`` (``train --init-from``):
+    a model with another class list keeps its own class-sized layers as initialised.
+
+    Raises:
+        WeightsFileError: see :func:`read_metadata`, or tensors that cannot be read.
+    """
+    path = Path(path)
+    read_metadata(path)
+    expected = model.state_dict()
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            missing, unexpected, wrong = state_mismatch(shapes, {k: tuple(v.shape) for k, v in expected.items()})
+            fitting = sorted(set(shapes) & set(expected) - set(wrong))
+            state = {k: f.get_tensor(k).to(expected[k].dtype) for k in fitting}
+    except Exception as err:
+        raise WeightsFileError(f"{path}: cannot read tensors, the file may be truncated ({_short(err)})") from err
+    model.load_state_dict(state, strict=False)
+    return PartialLoad(fitting, {k: (shapes[k], tuple(expected[k].shape)) for k in wrong}, missing, unexpected)
 
 
 def load_backbone_weights(backbone: torch.nn.Module, path: str | Path) -> int:

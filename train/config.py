@@ -34,6 +34,8 @@ Amp = Literal["none", "fp16", "bf16"]
 class TrainConfig:
     """Everything that defines a training run.
 
+    ``format``: the dataset layout (``auto``, ``cityscapes``, ``coco-panoptic``); the model's classes are the
+    dataset's. ``init_from``: a weights file whose tensors are loaded where their shapes fit.
     ``base_size`` None means the images' own size (1024x2048 for Cityscapes, as in the official recipe).
     ``batch_size`` is the total over all processes; each process takes ``batch_size / world_size``.
     ``lr`` is meant for a total batch (``batch_size * accumulate``) of ``lr_batch``; ``scale_lr`` scales it
@@ -41,6 +43,7 @@ class TrainConfig:
     """
 
     data: str = ""
+    format: str = "auto"
     preset: str = "b5-cityscapes"
     recipe: str = "official"
     norm: Literal["bn", "iabn"] = "bn"
@@ -75,6 +78,7 @@ class TrainConfig:
     eval_interval: int = 1
     eval_limit: int | None = None
     backbone_weights: str | None = None
+    init_from: str | None = None
     max_nonfinite: int = 10
     seed: int = 0
     name: str = "exp"

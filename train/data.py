@@ -1,10 +1,14 @@
-"""Cityscapes data: find samples, build targets from ``gtFine`` labelIds/instanceIds, batch them.
+"""Panoptic data: samples and their ground truth, targets in the model's training format, batching.
 
-Targets follow the official EfficientPS data (SPEC section 8):
+A sample's ground truth is a panoptic segment-id map and its segments (COCO panoptic's ``segments_info``),
+read from a COCO panoptic PNG and JSON (:mod:`train.coco_panoptic`) or made from a Cityscapes
+``*_gtFine_instanceIds.png`` exactly as cityscapesscripts' ``createPanopticImgs`` makes it (category id =
+labelId). Targets follow from it by one rule for every dataset, that of the official EfficientPS data
+(SPEC section 8):
 
-- semantic: the class index (trainId) of every pixel, 255 for void; crowd regions keep their thing class;
-- instances: one mask per instanceIds value >= 1000 of a thing class; crowd regions (thing pixels with an
-  id < 1000) are not instances;
+- semantic: the class index (train id) of every pixel of a listed segment; 255 (void) for segment id 0, for
+  ids the segments do not list and for categories outside the class list; crowd regions keep their class;
+- instances: one mask per non-crowd segment of a thing class; crowd regions are never instances;
 - images without instances still train the semantic head (the official code skipped them).
 """
 
@@ -19,28 +23,38 @@ import torch
 from torch.utils.data import Dataset
 
 from model.classes import VOID_ID, ClassSpec
+from train.errors import DatasetError
+from train.panoptic_io import PanopticSegment, gt_from_instance_ids, read_panoptic_png
+from train.pq import segment_slots
 from train.transforms import Augment
 
+# DatasetError is re-exported: the CLI's error funnel looks for it here
+__all__ = ["DatasetError", "PanopticDataset", "Sample", "collate", "find_samples", "masks_to_boxes",
+           "read_ground_truth", "read_image", "targets_from_panoptic"]
+
 IMAGE_SUFFIX = "_leftImg8bit.png"
-LABEL_SUFFIX = "_gtFine_labelIds.png"
 INSTANCE_SUFFIX = "_gtFine_instanceIds.png"
 HOW_TO_GET = ("Cityscapes is downloaded from https://www.cityscapes-dataset.com (leftImg8bit_trainvaltest.zip "
               "and gtFine_trainvaltest.zip, unpacked into one folder), or make a synthetic stand-in with "
               "'efficientps data synth'")
 
 
-class DatasetError(ValueError):
-    """The dataset folder is missing, incomplete or malformed; the message names the file."""
-
-
 @dataclass(frozen=True)
 class Sample:
-    """One image and its ground truth files. ``name`` is the Cityscapes image id (``city_seq_frame``)."""
+    """One image and its panoptic ground truth.
+
+    Attributes:
+        name: the image id (Cityscapes: ``city_seq_frame``; COCO panoptic: the JSON's ``image_id``).
+        image: the image file.
+        panoptic: a COCO panoptic PNG described by ``segments``, or (``segments`` None) a Cityscapes
+            ``*_gtFine_instanceIds.png`` the segments are derived from.
+        segments: the annotation's ``segments_info``.
+    """
 
     name: str
     image: Path
-    label_ids: Path
-    instance_ids: Path
+    panoptic: Path
+    segments: tuple[PanopticSegment, ...] | None = None
 
 
 def find_samples(root: str | Path, split: str) -> list[Sample]:
@@ -57,12 +71,10 @@ def find_samples(root: str | Path, split: str) -> list[Sample]:
     samples = []
     for image in images:
         name = image.name[: -len(IMAGE_SUFFIX)]
-        gt = root / "gtFine" / split / image.parent.name
-        sample = Sample(name, image, gt / f"{name}{LABEL_SUFFIX}", gt / f"{name}{INSTANCE_SUFFIX}")
-        for path in (sample.label_ids, sample.instance_ids):
-            if not path.is_file():
-                raise DatasetError(f"{path}: missing ground truth for {image.name}. {HOW_TO_GET}")
-        samples.append(sample)
+        instance_ids = root / "gtFine" / split / image.parent.name / f"{name}{INSTANCE_SUFFIX}"
+        if not instance_ids.is_file():
+            raise DatasetError(f"{instance_ids}: missing ground truth for {image.name}. {HOW_TO_GET}")
+        samples.append(Sample(name, image, instance_ids))
     return samples
 
 
@@ -82,32 +94,29 @@ def read_id_image(path: Path) -> np.ndarray:
     return data.astype(np.int64)
 
 
-def label_lut(classes: tuple[ClassSpec, ...]) -> np.ndarray:
-    """labelId -> class index (trainId) lookup table; everything else is 255."""
-    lut = np.full(256, VOID_ID, np.uint8)
-    for c in classes:
-        lut[c.label_id] = c.train_id
-    return lut
+def read_ground_truth(sample: Sample) -> tuple[np.ndarray, list[PanopticSegment]]:
+    """(H, W) int64 segment ids (0 = void) and their segments."""
+    if sample.segments is None:
+        return gt_from_instance_ids(read_id_image(sample.panoptic))
+    return read_panoptic_png(sample.panoptic).astype(np.int64), list(sample.segments)
 
 
-def load_ground_truth(sample: Sample, classes: tuple[ClassSpec, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Semantic map and instances of one sample.
+def targets_from_panoptic(
+    ids: np.ndarray, segments: list[PanopticSegment], classes: tuple[ClassSpec, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Semantic map and instances of a panoptic ground truth (the rules in the module docstring).
 
     Returns:
         semantic (H, W) uint8 class indices with 255 = void; instance masks (N, H, W) bool; instance class
         indices (N,) int64.
     """
-    label = read_id_image(sample.label_ids)
-    inst = read_id_image(sample.instance_ids)
-    if inst.shape != label.shape:
-        raise DatasetError(f"{sample.instance_ids}: size {inst.shape[::-1]} differs from the labelIds' {label.shape[::-1]}")
-    lut = label_lut(classes)
-    semantic = lut[np.clip(label, 0, 255)]
-    thing_ids = {c.train_id for c in classes if c.is_thing}
-    ids = [int(i) for i in np.unique(inst) if i >= 1000 and int(lut[min(i // 1000, 255)]) in thing_ids]
-    masks = np.stack([inst == i for i in ids]) if ids else np.zeros((0, *label.shape), bool)
-    labels = np.array([lut[i // 1000] for i in ids], np.int64)
-    return semantic, masks, labels
+    by_category = {c.label_id: c for c in classes}
+    listed = [s for s in segments if s.category_id in by_category]
+    slots = segment_slots(ids, [s.id for s in listed])  # 0 void, 1..K the listed segments, K + 1 unlisted ids
+    train_ids = np.array([VOID_ID] + [by_category[s.category_id].train_id for s in listed] + [VOID_ID], np.uint8)
+    things = [k + 1 for k, s in enumerate(listed) if by_category[s.category_id].is_thing and not s.iscrowd]
+    masks = np.stack([slots == k for k in things]) if things else np.zeros((0, *ids.shape), bool)
+    return train_ids[slots], masks, train_ids[things].astype(np.int64)
 
 
 def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
@@ -123,7 +132,7 @@ def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
     return torch.stack([x0, y0, x1, y1], 1).float()
 
 
-class CityscapesPanoptic(Dataset):
+class PanopticDataset(Dataset):
     """Images as (3, H, W) float RGB in [0, 1] and targets in the model's training format.
 
     Augmentation draws from a generator seeded by (seed, epoch, index): the same sample of the same epoch
@@ -143,9 +152,11 @@ class CityscapesPanoptic(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         sample = self.samples[index]
         image = read_image(sample.image)
-        semantic, masks, labels = load_ground_truth(sample, self.classes)
-        if image.shape[:2] != semantic.shape:
-            raise DatasetError(f"{sample.label_ids}: size {semantic.shape[::-1]} differs from the image's {image.shape[1::-1]}")
+        ids, segments = read_ground_truth(sample)
+        if image.shape[:2] != ids.shape:
+            raise DatasetError(f"{sample.panoptic}: size {ids.shape[::-1]} differs from the image's "
+                               f"{image.shape[1::-1]}")
+        semantic, masks, labels = targets_from_panoptic(ids, segments, self.classes)
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             image, semantic, masks = self.augment(image, semantic, masks, rng)

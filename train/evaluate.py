@@ -15,13 +15,14 @@ from model.classes import ClassSpec
 from model.efficientps import EfficientPS
 from model.outputs import PanopticResult, results_to_cpu
 from model.transform import InferenceTransform
-from train.data import DatasetError, Sample, read_id_image, read_image
-from train.panoptic_io import eval_categories, gt_from_instance_ids, prediction_to_cityscapes, read_panoptic_png
+from train.data import Sample, read_ground_truth, read_image
+from train.errors import DatasetError
+from train.panoptic_io import prediction_to_cityscapes, read_panoptic_png
 from train.pq import PQAccumulator, count_pairs
 
 
-def new_accumulator() -> PQAccumulator:
-    return PQAccumulator({c["id"]: bool(c["isthing"]) for c in eval_categories()})
+def _results(acc: PQAccumulator, names: dict[int, str]) -> dict:
+    return acc.results() | {"names": names}
 
 
 def _segment_maps(gt_segments, pred_segments) -> tuple[dict, dict]:
@@ -37,9 +38,11 @@ def evaluate_model(
     limit: int | None = None,
     progress: Callable[[], None] | None = None,
 ) -> dict:
-    """Run ``model`` on each sample at full resolution and score it against the sample's instanceIds.
+    """Run ``model`` on each sample at full resolution and score it against the sample's ground truth with
+    the COCO panoptic rules (categories: ``classes``, the dataset's, which the model must predict).
 
-    Returns: cityscapesscripts-style results (``All``/``Things``/``Stuff``, ``per_class``) plus ``miou``.
+    Returns: cityscapesscripts-style results (``All``/``Things``/``Stuff``, ``per_class``) plus ``miou``
+        and the category ``names``.
     """
     was_training = model.training
     model.eval()
@@ -65,19 +68,19 @@ def evaluate_predictions(
     progress: Callable[[], None] | None = None,
 ) -> dict:
     """Score ``predict`` ((H, W, 3) uint8 RGB -> PanopticResult at H x W: a model, a Predictor on any
-    backend) on each sample against its instanceIds. Returns what :func:`evaluate_model` returns."""
-    acc = new_accumulator()
+    backend) on each sample against its ground truth. Returns what :func:`evaluate_model` returns."""
+    acc = PQAccumulator({c.label_id: c.is_thing for c in classes})
     for sample in samples[:limit]:
         pred_ids, pred_segments = prediction_to_cityscapes(predict(read_image(sample.image)), classes)
-        gt_ids, gt_segments = gt_from_instance_ids(read_id_image(sample.instance_ids))
+        gt_ids, gt_segments = read_ground_truth(sample)
         gt_map, pred_map = _segment_maps(gt_segments, pred_segments)
         acc.add(gt_ids, gt_map, pred_ids, pred_map)
         if progress is not None:
             progress()
-    return acc.results()
+    return _results(acc, {c.label_id: c.name for c in classes})
 
 
-def _read_panoptic_json(path: Path) -> tuple[dict, Path]:
+def _read_panoptic_json(path: Path) -> tuple[dict, Path, list]:
     if not path.is_file():
         raise DatasetError(f"{path}: panoptic JSON not found")
     try:
@@ -88,7 +91,7 @@ def _read_panoptic_json(path: Path) -> tuple[dict, Path]:
     folder = path.with_suffix("")
     if not folder.is_dir():
         raise DatasetError(f"{folder}: the PNG folder next to {path.name} is missing")
-    return annotations, folder
+    return annotations, folder, data.get("categories") or []
 
 
 def _count_image(gt_path: Path, gt_keys: list[int], pred_path: Path, pred_keys: list[int]) -> np.ndarray:
@@ -103,14 +106,17 @@ def _count_image(gt_path: Path, gt_keys: list[int], pred_path: Path, pred_keys: 
 
 def evaluate_files(predictions: Path, ground_truth: Path, progress: Callable[[], None] | None = None) -> dict:
     """Score COCO-panoptic predictions (``NAME.json`` + ``NAME/*.png``) against ground truth in the same
-    layout (what ``createPanopticImgs`` writes). Category ids are Cityscapes labelIds. Images are read and
-    counted in a thread per CPU core; the statistics are summed in image order.
+    layout (a COCO panoptic dataset's, or what ``createPanopticImgs`` writes), over the ground truth's
+    categories. Images are read and counted in a thread per CPU core; the statistics are summed in image
+    order.
 
     Raises:
         DatasetError: a missing file, an image without a prediction, or inconsistent segments (named).
     """
-    gt_anns, gt_folder = _read_panoptic_json(ground_truth)
-    pred_anns, pred_folder = _read_panoptic_json(predictions)
+    gt_anns, gt_folder, categories = _read_panoptic_json(ground_truth)
+    if not categories:
+        raise DatasetError(f"{ground_truth}: the ground truth lists no categories")
+    pred_anns, pred_folder, _ = _read_panoptic_json(predictions)
     jobs = []
     for image_id, gt_ann in gt_anns.items():
         if image_id not in pred_anns:
@@ -119,7 +125,7 @@ def evaluate_files(predictions: Path, ground_truth: Path, progress: Callable[[],
         gt_map = {s["id"]: (s["category_id"], bool(s["iscrowd"]), s["area"]) for s in gt_ann["segments_info"]}
         pred_map = {s["id"]: s["category_id"] for s in pred_ann["segments_info"]}
         jobs.append((gt_folder / gt_ann["file_name"], gt_map, pred_folder / pred_ann["file_name"], pred_map))
-    acc = new_accumulator()
+    acc = PQAccumulator({int(c["id"]): bool(c["isthing"]) for c in categories})
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         counted = pool.map(lambda job: _count_image(job[0], list(job[1]), job[2], list(job[3])), jobs)
         for (_, gt_map, pred_path, pred_map), counts in zip(jobs, counted):
@@ -129,4 +135,4 @@ def evaluate_files(predictions: Path, ground_truth: Path, progress: Callable[[],
                 raise DatasetError(f"{pred_path}: {err.args[0]}") from err
             if progress is not None:
                 progress()
-    return acc.results()
+    return _results(acc, {int(c["id"]): str(c.get("name", c["id"])) for c in categories})

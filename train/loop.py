@@ -29,10 +29,11 @@ from torch.utils.data import DataLoader
 from model.config import PRESETS, config_to_dict
 from model.device import torch_device
 from model.efficientps import EfficientPS, build_efficientps
-from model.weights import load_backbone_weights, save_model
+from model.weights import load_backbone_weights, load_fitting_weights, save_model
 from train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from train.config import TrainConfig, dataclass_from_dict, save_config
-from train.data import CityscapesPanoptic, collate, find_samples
+from train.data import PanopticDataset, collate
+from train.datasets import describe_classes, open_split, same_classes
 from train.evaluate import evaluate_model
 from train.losses import LOSS_KEYS, total_loss
 from train.metrics import append_metrics, plot_metrics
@@ -98,7 +99,7 @@ class _StopFlag:
 class Trainer:
     """State of one run; ``fit`` drives it. Separate from ``fit`` so that tests can step it."""
 
-    def __init__(self, cfg: TrainConfig, reporter: Reporter, info: DistInfo) -> None:
+    def __init__(self, cfg: TrainConfig, reporter: Reporter, info: DistInfo, fresh: bool = True) -> None:
         self.cfg, self.reporter, self.info = cfg, reporter, info
         self.device = torch_device(cfg.device, info.local_rank)
         self.amp = cfg.amp
@@ -106,27 +107,22 @@ class Trainer:
             reporter.message("fp16 needs CUDA: using bf16 autocast on the CPU instead")
             self.amp = "bf16"
         torch.manual_seed(cfg.seed)
-        # several processes: batch statistics over all of them (SPEC 7.1: InPlaceABNSync)
-        norm = {"iabn": "iabn_sync", "bn": "bn_sync"}.get(cfg.norm, cfg.norm) if info.enabled else cfg.norm
-        self.model_cfg = dataclasses.replace(PRESETS[cfg.preset], norm=norm)
-        self.model: EfficientPS = build_efficientps(self.model_cfg).to(self.device)
-        if cfg.backbone_weights:
-            load_backbone_weights(self.model.backbone, cfg.backbone_weights)
-        if cfg.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        if cfg.batch_size % info.world_size:
+            raise TrainingError(f"batch size {cfg.batch_size} is not divisible by the {info.world_size} processes")
+        train_split, self.val_split = open_split(cfg.data, "train", cfg.format), open_split(cfg.data, "val", cfg.format)
+        if not same_classes(train_split.classes, self.val_split.classes):
+            raise TrainingError(f"{cfg.data}: the train split has {describe_classes(train_split.classes)}, the val "
+                                f"split {describe_classes(self.val_split.classes)}; they must be the same")
+        self.model = self._build_model(train_split.classes, fresh)
         self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None) if info.enabled else self.model
         if cfg.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         else:
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == "fp16")
-        if cfg.batch_size % info.world_size:
-            raise TrainingError(f"batch size {cfg.batch_size} is not divisible by the {info.world_size} processes")
-        self.train_samples = find_samples(cfg.data, "train")
-        self.val_samples = find_samples(cfg.data, "val")
-        base = cfg.base_size or _native_size(self.train_samples[0].image)
+        base = cfg.base_size or _native_size(train_split.samples[0].image)
         augment = Augment(base_size=base, scale_range=cfg.scale_range, crop=cfg.crop, flip=cfg.flip)
-        self.dataset = CityscapesPanoptic(self.train_samples, self.model_cfg.classes, augment, cfg.seed)
+        self.dataset = PanopticDataset(train_split.samples, self.model_cfg.classes, augment, cfg.seed)
         self.sampler = EpochSampler(len(self.dataset), cfg.seed, info.rank, info.world_size)
         self.per_rank_batch = cfg.batch_size // info.world_size
         self.steps_per_epoch = math.ceil(-(-len(self.dataset) // info.world_size) / self.per_rank_batch)
@@ -137,6 +133,19 @@ class Trainer:
         self.loss_sums: dict[str, float] = {}  # running sums of this epoch's losses, and their count
         self.loss_count = 0
         self.last_eval: dict | None = None
+
+    def _build_model(self, classes: tuple, fresh: bool) -> EfficientPS:
+        """The preset with the dataset's classes; ImageNet backbone and ``init_from`` weights for a fresh run."""
+        cfg, info = self.cfg, self.info
+        # several processes: batch statistics over all of them (SPEC 7.1: InPlaceABNSync)
+        norm = {"iabn": "iabn_sync", "bn": "bn_sync"}.get(cfg.norm, cfg.norm) if info.enabled else cfg.norm
+        self.model_cfg = dataclasses.replace(PRESETS[cfg.preset], norm=norm, classes=classes)
+        model = build_efficientps(self.model_cfg).to(self.device)
+        if cfg.backbone_weights and fresh:
+            load_backbone_weights(model.backbone, cfg.backbone_weights)
+        if cfg.init_from and fresh:
+            self.reporter.message(f"--init-from {cfg.init_from}: {load_fitting_weights(model, cfg.init_from).describe()}")
+        return model.to(memory_format=torch.channels_last) if cfg.channels_last else model
 
     @property
     def weights_dir(self) -> Path:
@@ -150,6 +159,10 @@ class Trainer:
                 "rng": rng_state(), "config": dataclasses.asdict(self.cfg), "model_config": config_to_dict(self.model_cfg)}
 
     def load_state(self, state: dict) -> None:
+        started = state["model_config"]["classes"]
+        if [c["name"] for c in started] != [c.name for c in self.model_cfg.classes]:
+            raise TrainingError(f"{self.cfg.data}: the dataset's classes ({describe_classes(self.model_cfg.classes)}) "
+                                f"are not those the run started with ({len(started)} classes)")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
@@ -233,7 +246,8 @@ class Trainer:
             raise TrainingError(f"{self.nonfinite} non-finite losses in a row: stopping (lower --lr, or try --amp none)")
 
     def evaluate(self) -> dict:
-        return evaluate_model(self.model, self.val_samples, self.model_cfg.classes, self.device, limit=self.cfg.eval_limit)
+        return evaluate_model(self.model, self.val_split.samples, self.model_cfg.classes, self.device,
+                              limit=self.cfg.eval_limit)
 
 
 def _native_size(path: Path) -> tuple[int, int]:
@@ -252,7 +266,7 @@ def fit(cfg: TrainConfig | None, resume: Path | None = None, reporter: Reporter 
     if cfg is None:
         raise TrainingError("fit needs a config or a checkpoint to resume")
     info = setup_distributed("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu")
-    trainer = Trainer(cfg, reporter if info.is_main else QuietReporter(), info)
+    trainer = Trainer(cfg, reporter if info.is_main else QuietReporter(), info, fresh=state is None)
     run_dir = cfg.run_dir
     if info.is_main:
         trainer.weights_dir.mkdir(parents=True, exist_ok=True)

@@ -159,23 +159,34 @@ def iou_per_class(confusion: Mapping[tuple[int, int], int], categories) -> dict[
     return ious
 
 
-def _slots(ids: np.ndarray, keys: list[int], scale: int = 1) -> np.ndarray:
+def segment_slots(ids: np.ndarray, keys: list[int], scale: int = 1) -> np.ndarray:
     """``scale`` x slot per pixel, slots being 0 for void (id 0), 1..K for ``keys`` in order, K + 1 for any
-    other id."""
+    other id. A lookup table when the ids are small (Cityscapes' are below 34 000), a binary search over
+    the keys when they are not (COCO panoptic PNGs use all 24 bits).
+
+    Raises:
+        ValueError: a key does not fit a panoptic PNG (24 bits).
+    """
     other = len(keys) + 1
     top = max(keys, default=0)
     if top >= 1 << 24:
         raise ValueError(f"segment id {top} does not fit a panoptic PNG (24 bits)")
-    lut = np.full(top + 2, other * scale, np.int64)  # the last entry catches every id above the largest key
-    lut[0] = 0
-    lut[np.asarray(keys, np.int64)] = np.arange(1, len(keys) + 1, dtype=np.int64) * scale
-    return lut[np.minimum(ids, top + 1)]
+    if top < 1 << 20:
+        lut = np.full(top + 2, other * scale, np.int64)  # the last entry catches every id above the largest key
+        lut[0] = 0
+        lut[np.asarray(keys, np.int64)] = np.arange(1, len(keys) + 1, dtype=np.int64) * scale
+        return lut[np.minimum(ids, top + 1)]
+    order = np.argsort(np.asarray(keys, np.int64))
+    ordered = np.asarray(keys, np.int64)[order]
+    pos = np.minimum(np.searchsorted(ordered, ids), len(keys) - 1)
+    slot = np.where(ordered[pos] == ids, order[pos] + 1, np.where(ids == 0, 0, other))
+    return slot * scale
 
 
 def count_pairs(gt: np.ndarray, gt_keys: list[int], pred: np.ndarray, pred_keys: list[int]) -> np.ndarray:
     """Pixel counts of every (ground-truth slot, predicted slot) pair of one image.
 
-    Slots are those of ``_slots``: void, the listed ids in order, then "other". Ground-truth pixels with
+    Slots are those of :func:`segment_slots`: void, the listed ids in order, then "other". Ground-truth pixels with
     unlisted ids are kept apart (neither matched nor void), as in cityscapesscripts.
 
     Returns: (len(gt_keys) + 2, len(pred_keys) + 1) int64.
@@ -184,8 +195,8 @@ def count_pairs(gt: np.ndarray, gt_keys: list[int], pred: np.ndarray, pred_keys:
         KeyError: the prediction has pixels whose id is not in ``pred_keys``.
     """
     width = len(pred_keys) + 2
-    p = _slots(pred.ravel(), pred_keys)
-    pair = _slots(gt.ravel(), gt_keys, scale=width)
+    p = segment_slots(pred.ravel(), pred_keys)
+    pair = segment_slots(gt.ravel(), gt_keys, scale=width)
     pair += p
     counts = np.bincount(pair, minlength=(len(gt_keys) + 2) * width).reshape(-1, width)
     if counts[:, -1].any():

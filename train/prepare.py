@@ -1,8 +1,9 @@
-"""``efficientps data prepare``: check a Cityscapes folder and make the panoptic ground truth.
+"""``efficientps data prepare``: check a dataset folder; for Cityscapes, make the panoptic ground truth.
 
-Training reads ``gtFine`` labelIds/instanceIds directly; evaluation reads the panoptic ground truth
-that cityscapesscripts' ``createPanopticImgs`` writes (``gtFine/cityscapes_panoptic_{split}.json`` and
-the PNG folder of the same name), which is what the benchmark's own evaluation reads too.
+Training and ``evaluate --weights`` read a Cityscapes split's ``gtFine`` instanceIds directly;
+``evaluate --predictions`` reads the panoptic ground truth that cityscapesscripts' ``createPanopticImgs``
+writes (``gtFine/cityscapes_panoptic_{split}.json`` and the PNG folder of the same name), which is what
+the benchmark's own evaluation reads too. A COCO panoptic dataset is checked only: it has its JSON.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from train.data import DatasetError, find_samples
-
-
-def panoptic_gt_json(root: str | Path, split: str) -> Path:
-    return Path(root) / "gtFine" / f"cityscapes_panoptic_{split}.json"
+from train.data import find_samples
+from train.datasets import describe_classes, detect_format, open_split, panoptic_gt_json
+from train.errors import DatasetError
 
 
 def _is_current(json_path: Path, count: int) -> bool:
@@ -43,8 +42,8 @@ def prepare_dataset(
     from cityscapesscripts.preparation.createPanopticImgs import convert2panoptic
 
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: dataset folder not found")
+    if detect_format(root) == "coco-panoptic":
+        return _check_coco(root, splits, status)
     out = {}
     for split in splits:
         samples = find_samples(root, split)
@@ -58,4 +57,15 @@ def prepare_dataset(
             if not _is_current(json_path, len(samples)):
                 raise DatasetError(f"{json_path}: the panoptic conversion did not produce {len(samples)} annotations")
         out[split] = json_path
+    return out
+
+
+def _check_coco(root: Path, splits: tuple[str, ...], status: Callable[[str], None]) -> dict[str, Path]:
+    out = {}
+    for split in splits:
+        data = open_split(root, split, "coco-panoptic")
+        skipped = f"; {data.unannotated} images without annotation are not used" if data.unannotated else ""
+        status(f"{split}: {len(data.samples)} images, {describe_classes(data.classes)}; COCO panoptic "
+               f"({data.gt_json}), nothing to write{skipped}")
+        out[split] = data.gt_json
     return out

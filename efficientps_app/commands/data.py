@@ -1,4 +1,4 @@
-"""``efficientps data synth``, ``data synth-video`` and ``data prepare``."""
+"""``efficientps data synth``, ``data synth-video``, ``data prepare`` and ``data convert``."""
 
 from __future__ import annotations
 
@@ -11,38 +11,61 @@ from rich.progress import Progress
 from efficientps_app.commands.options import OverwriteOpt
 from efficientps_app.console import stderr
 
-data_app = typer.Typer(help="Prepare a Cityscapes folder, or write a synthetic one in the same layout.",
-                       no_args_is_help=True)
+data_app = typer.Typer(help="Prepare or convert a dataset folder (Cityscapes, COCO panoptic, KITTI panoptic), "
+                            "or write a synthetic one.", no_args_is_help=True)
 
 
 @data_app.command("synth")
 def synth(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the dataset into (Cityscapes layout).")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
     train: Annotated[int, typer.Option("--train", min=0, help="Training images.")] = 40,
     val: Annotated[int, typer.Option("--val", min=0, help="Validation images.")] = 10,
     size: Annotated[tuple[int, int], typer.Option("--size", help="Image height and width.")] = (256, 512),
     seed: Annotated[int, typer.Option("--seed", help="Scenes are deterministic for a seed.")] = 0,
+    data_format: Annotated[str, typer.Option("--format", help="cityscapes or coco-panoptic.")] = "cityscapes",
+    classes: Annotated[str | None, typer.Option("--classes", metavar="STUFF:THINGS", help=(
+        "coco-panoptic only: a class list of its own, e.g. sky,sea,sand,grass,rock:boat,buoy,swimmer or 5:3 "
+        "(a world of shapes); without it, street scenes with the Cityscapes classes."))] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="coco-panoptic: replace splits that exist.")] = False,
 ) -> int:
-    """Write procedural street scenes with Cityscapes files: leftImg8bit, gtFine labelIds/instanceIds/color/polygons."""
-    from train.synth import write_synthetic_cityscapes
+    """Write synthetic scenes: street scenes in the Cityscapes layout (leftImg8bit, gtFine labelIds/instanceIds/
+    color/polygons), or a COCO panoptic dataset, with the Cityscapes classes or a class list of its own."""
+    from efficientps_app.errors import EfficientPSError
 
     if min(size) < 64:
         raise typer.BadParameter("images must be at least 64x64", param_hint="--size")
+    if data_format not in ("cityscapes", "coco-panoptic"):
+        raise typer.BadParameter(f"{data_format!r}: expected cityscapes or coco-panoptic", param_hint="--format")
+    if classes is not None and data_format != "coco-panoptic":
+        raise EfficientPSError("--classes makes a COCO panoptic dataset: add --format coco-panoptic")
+    from train.synth import write_synthetic_cityscapes
+    from train.synth_coco import parse_classes, write_synthetic_coco
+
+    try:
+        names = None if classes is None else parse_classes(classes)
+    except ValueError as err:
+        raise EfficientPSError(str(err)) from err
     with Progress(console=stderr, transient=True) as progress:
         task = progress.add_task("writing scenes", total=train + val)
-        write_synthetic_cityscapes(out_dir, train, val, size, seed, progress=lambda: progress.advance(task))
-    stderr.print(f"wrote {train} train + {val} val scenes of {size[0]}x{size[1]} to {out_dir}; "
-                 f"next: efficientps data prepare {out_dir}")
+        advance = lambda: progress.advance(task)  # noqa: E731
+        if data_format == "cityscapes":
+            write_synthetic_cityscapes(out_dir, train, val, size, seed, progress=advance)
+        else:
+            write_synthetic_coco(out_dir, train, val, size, seed, names, overwrite, progress=advance)
+    kind = "scenes" if classes is None else f"shapes-world images ({classes})"
+    stderr.print(f"wrote {train} train + {val} val {kind} of {size[0]}x{size[1]} to {out_dir}; "
+                 f"next: efficientps data prepare {out_dir}", markup=False)
     return 0
 
 
 @data_app.command("prepare")
 def prepare(
-    root: Annotated[Path, typer.Argument(help="Cityscapes root with leftImg8bit/ and gtFine/.")],
+    root: Annotated[Path, typer.Argument(help="Cityscapes root (leftImg8bit/, gtFine/) or COCO panoptic root.")],
     split: Annotated[list[str], typer.Option("--split", help="Splits to prepare (repeatable).")] = ["train", "val"],  # noqa: B006
     force: Annotated[bool, typer.Option("--force", help="Rewrite the panoptic ground truth even if complete.")] = False,
 ) -> int:
-    """Check the dataset and write the panoptic ground truth (cityscapesscripts' createPanopticImgs). Idempotent."""
+    """Check the dataset; for Cityscapes, write the panoptic ground truth (cityscapesscripts' createPanopticImgs).
+    Idempotent."""
     from train.prepare import prepare_dataset
 
     with stderr.status("checking and converting"):
@@ -86,4 +109,28 @@ def synth_video(
                      f"{seg.with_name(seg.stem + '_panoptic.json')}", markup=False)
     else:
         stderr.print(f"next: efficientps segment {output}", markup=False)
+    return 0
+
+
+@data_app.command("convert")
+def convert(
+    src: Annotated[Path, typer.Argument(help="Cityscapes root, or the KITTI panoptic dataset's root.")],
+    dst: Annotated[Path, typer.Argument(help="Folder for the COCO panoptic dataset.")],
+    source: Annotated[str, typer.Option("--from", help="auto, cityscapes or kitti-panoptic.")] = "auto",
+    split: Annotated[list[str], typer.Option("--split", help="Splits to convert (repeatable).")] = [  # noqa: B006
+        "train", "val"],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace splits that exist in DST.")] = False,
+) -> int:
+    """Write a COCO panoptic copy (images hard-linked where possible) with the Cityscapes classes."""
+    from train.convert import convert_dataset
+
+    with stderr.status("converting") as status:
+        done = [0]
+
+        def advance() -> None:
+            done[0] += 1
+            status.update(f"converting: {done[0]} images")
+
+        written = convert_dataset(src, dst, source, tuple(split), overwrite, progress=advance)
+    stderr.print(f"wrote {', '.join(str(p) for p in written)}; next: efficientps train --data {dst}", markup=False)
     return 0

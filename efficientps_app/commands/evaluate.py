@@ -17,9 +17,7 @@ from efficientps_app.errors import EfficientPSError
 
 def results_table(results: dict) -> Table:
     """The table cityscapesscripts prints, with an IoU column."""
-    from train.panoptic_io import eval_categories
-
-    names = {c["id"]: c["name"] for c in eval_categories()}
+    names = {int(k): v for k, v in results["names"].items()}
     table = Table(title_justify="left")
     for col in ("category", "PQ", "SQ", "RQ", "IoU"):
         table.add_column(col, justify="left" if col == "category" else "right")
@@ -36,42 +34,48 @@ def results_table(results: dict) -> Table:
 
 
 def evaluate(
-    data: Annotated[Path, typer.Option("--data", help="Cityscapes root (prepared with 'efficientps data prepare').")],
+    data: Annotated[Path, typer.Option("--data", help="Dataset root: Cityscapes (see 'efficientps data prepare') "
+                                       "or COCO panoptic.")],
     weights: Annotated[str | None, typer.Option("--weights", help="A .safetensors or .onnx model to run on the "
                                                 "split, exactly as 'segment' runs it, or fetched weights by name "
                                                 "(cityscapes, kitti).")] = None,
     predictions: Annotated[Path | None, typer.Option("--predictions", help="COCO panoptic PRED.json (PNGs in PRED/).")] = None,
     split: Annotated[str, typer.Option("--split")] = "val",
+    data_format: Annotated[str, typer.Option("--format", help="auto, cityscapes or coco-panoptic.")] = "auto",
     device: DeviceOpt = "auto",
     half: HalfOpt = False,
     imgsz: ImgszOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images (weights only).")] = None,
     output: Annotated[Path | None, typer.Option("--json", help="Where to write the results JSON.")] = None,
 ) -> int:
-    """Score a model (--weights) or predictions on disk (--predictions) on a split."""
+    """Score a model (--weights) or predictions on disk (--predictions) on a split, with the COCO panoptic
+    rules over the dataset's categories."""
     from efficientps_app.outputs.files import write_text_atomic
-    from train.data import find_samples
+    from train.datasets import describe_classes, open_split, same_classes
     from train.evaluate import evaluate_files, evaluate_predictions
-    from train.prepare import panoptic_gt_json
 
     if (weights is None) == (predictions is None):
         raise EfficientPSError("give exactly one of --weights or --predictions")
+    dataset = open_split(data, split, data_format)
     with Progress(console=stderr, transient=True) as progress:
         if predictions is not None:
-            gt_json = panoptic_gt_json(data, split)
-            if not gt_json.is_file():
-                raise EfficientPSError(f"{gt_json}: no panoptic ground truth; run 'efficientps data prepare {data}'")
+            if not dataset.gt_json.is_file():
+                raise EfficientPSError(f"{dataset.gt_json}: no panoptic ground truth; "
+                                       f"run 'efficientps data prepare {data}'")
             task = progress.add_task("scoring", total=None)
-            results = evaluate_files(predictions, gt_json, progress=lambda: progress.advance(task))
+            results = evaluate_files(predictions, dataset.gt_json, progress=lambda: progress.advance(task))
             source = predictions
         else:
             from efficientps_app.inference.predictor import Predictor
 
-            samples = find_samples(data, split)[:limit]
             predictor = Predictor(weights, device=device, half=half, imgsz=imgsz)
+            if not same_classes(predictor.classes, dataset.classes):
+                raise EfficientPSError(f"{weights} predicts {describe_classes(predictor.classes)}; {data} has "
+                                       f"{describe_classes(dataset.classes)}: evaluate a model trained on these classes")
             print_notes(predictor.notes)
+            samples = dataset.samples[:limit]
             task = progress.add_task(f"evaluating {len(samples)} images", total=len(samples))
-            results = evaluate_predictions(predictor.predict, samples, predictor.classes,
+            results = evaluate_predictions(predictor.predict, samples, dataset.classes,
                                            progress=lambda: progress.advance(task))
             source = weights
     stdout.print(results_table(results))

@@ -1,4 +1,4 @@
-"""``efficientps train``: train from scratch on Cityscapes (or a synthetic stand-in)."""
+"""``efficientps train``: train on Cityscapes or any COCO panoptic dataset (or a synthetic stand-in)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,10 @@ def _parse_settings(items: list[str]) -> dict:
 
 
 def train(
-    data: Annotated[Path | None, typer.Option("--data", help="Cityscapes root (see 'efficientps data').")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset root: Cityscapes or COCO panoptic "
+                                              "(see 'efficientps data').")] = None,
+    data_format: Annotated[str | None, typer.Option("--format", help="auto (the default), cityscapes or "
+                                                    "coco-panoptic.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file with training options.")] = None,
     recipe: Annotated[str, typer.Option("--recipe", help="official (SGD, 160 epochs) or vr (Adam, 512x1024, fp16).")] = "official",
     preset: Annotated[str | None, typer.Option("--preset", help="Model preset (efficientps model-info).")] = None,
@@ -85,6 +88,8 @@ def train(
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     norm: Annotated[str | None, typer.Option("--norm", help="bn (plain PyTorch) or iabn (inplace-abn).")] = None,
     backbone_weights: Annotated[str | None, typer.Option("--backbone-weights", help="none or a local ImageNet tf_efficientnet file.")] = None,
+    init_from: Annotated[Path | None, typer.Option("--init-from", help="Start from a .safetensors model: every "
+                                                   "tensor whose shape fits.")] = None,
     settings: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
                                                       help="Any other option of config.yaml, e.g. --set accumulate=4 (repeatable).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a run: CHECKPOINT, or runs/train/NAME's last.ckpt.")] = False,
@@ -101,10 +106,11 @@ def train(
         cfg = None
     else:
         if data is None and config is None:
-            raise EfficientPSError("give --data (a Cityscapes folder) or --config, or --resume a run")
+            raise EfficientPSError("give --data (a Cityscapes or COCO panoptic folder) or --config, or --resume a run")
         try:
             extra = _parse_settings(settings or [])
-            cfg = resolve_config(recipe, config, **extra, data=str(data) if data else None, preset=preset, epochs=epochs,
+            cfg = resolve_config(recipe, config, **extra, data=str(data) if data else None, format=data_format,
+                                 init_from=str(init_from) if init_from else None, preset=preset, epochs=epochs,
                                  batch_size=batch_size, lr=lr, scale_lr=scale_lr, crop=crop, workers=workers, device=device,
                                  amp=None if amp is None else ("fp16" if amp else "none"), eval_interval=eval_interval,
                                  name=name, seed=seed, norm=norm,

@@ -146,3 +146,27 @@ def test_sizes_in_metadata_are_read_and_written_in_one_place(tiny_model, tmp_pat
     bad = save_model(tiny_model, tmp_path / "b.safetensors", extra={"input_size": "128 by 256"})
     with pytest.raises(WeightsFileError, match="b.safetensors: input_size: '128 by 256' is not a size HxW"):
         preferred_size(bad)
+
+
+def test_init_from_another_class_list_loads_what_fits_and_names_the_rest(saved: Path):
+    from model.classes import classes_from_categories
+    from model.weights import load_fitting_weights
+
+    classes = classes_from_categories([{"id": i, "name": f"s{i}", "isthing": 0} for i in range(5)]
+                                      + [{"id": 10 + i, "name": f"t{i}", "isthing": 1} for i in range(3)])
+    torch.manual_seed(1)
+    model = build_efficientps(dataclasses.replace(PRESETS["tiny"], classes=classes))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    report = load_fitting_weights(model, saved)
+    source = load_model(saved).state_dict()
+    class_sized = {"semantic_head.conv_logits.weight", "semantic_head.conv_logits.bias",
+                   "roi_heads.box_head.fc_cls.weight", "roi_heads.box_head.fc_cls.bias",
+                   "roi_heads.box_head.fc_reg.weight", "roi_heads.box_head.fc_reg.bias",
+                   "roi_heads.mask_head.conv_logits.weight", "roi_heads.mask_head.conv_logits.bias"}
+    assert set(report.mismatched) == class_sized and not report.missing and not report.unexpected
+    assert report.mismatched["semantic_head.conv_logits.bias"] == ((19,), (8,))
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key] if key in class_sized else source[key]), key
+    line = report.describe()
+    assert line.startswith(f"loaded {len(before) - 8} of {len(before)} tensors; kept as initialised: ")
+    assert "semantic_head.conv_logits.bias [8] (file [19])" in line

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from model import CITYSCAPES_CLASSES
-from train.data import CityscapesPanoptic, DatasetError, collate, find_samples, load_ground_truth, masks_to_boxes
+from train.data import (DatasetError, PanopticDataset, collate, find_samples, masks_to_boxes, read_ground_truth,
+                        targets_from_panoptic)
 from train.synth import render_scene
 from train.transforms import Augment
 
@@ -18,7 +19,7 @@ from train.transforms import Augment
 def test_find_samples_and_ground_truth(synth_root: Path):
     samples = find_samples(synth_root, "train")
     assert len(samples) == 6 and samples == sorted(samples, key=lambda s: s.name)
-    semantic, masks, labels = load_ground_truth(samples[0], CITYSCAPES_CLASSES)
+    semantic, masks, labels = targets_from_panoptic(*read_ground_truth(samples[0]), CITYSCAPES_CLASSES)
     assert semantic.dtype == np.uint8 and set(np.unique(semantic)) <= set(range(19)) | {255}
     assert masks.dtype == bool and len(masks) == len(labels) > 0
     assert set(labels.tolist()) <= set(range(11, 19))
@@ -34,11 +35,11 @@ def test_crowd_regions_are_semantic_only(tmp_path: Path):
     for sample in find_samples(tmp_path, "train"):
         import cv2
 
-        inst = cv2.imread(str(sample.instance_ids), cv2.IMREAD_UNCHANGED)
+        inst = cv2.imread(str(sample.panoptic), cv2.IMREAD_UNCHANGED)
         crowd = inst == 24  # person pixels with a crowd id (< 1000)
         if crowd.any():
             found = True
-            semantic, masks, _ = load_ground_truth(sample, CITYSCAPES_CLASSES)
+            semantic, masks, _ = targets_from_panoptic(*read_ground_truth(sample), CITYSCAPES_CLASSES)
             assert (semantic[crowd] == 11).all()
             assert not masks[:, crowd].any()
     assert found, "the generator should make some crowd regions"
@@ -47,7 +48,7 @@ def test_crowd_regions_are_semantic_only(tmp_path: Path):
 def test_missing_ground_truth_is_named(synth_root: Path, tmp_path: Path):
     root = tmp_path / "cs"
     shutil.copytree(synth_root, root)
-    victim = find_samples(root, "val")[1].instance_ids
+    victim = find_samples(root, "val")[1].panoptic
     victim.unlink()
     with pytest.raises(DatasetError, match=victim.name):
         find_samples(root, "val")
@@ -78,7 +79,7 @@ def test_augment_scales_crops_flips_consistently():
 
 
 def test_dataset_items_and_collate(synth_root: Path):
-    ds = CityscapesPanoptic(find_samples(synth_root, "train"), CITYSCAPES_CLASSES,
+    ds = PanopticDataset(find_samples(synth_root, "train"), CITYSCAPES_CLASSES,
                             Augment(base_size=(128, 256), scale_range=(0.5, 1.5), crop=(96, 160)), seed=3)
     a, b = ds[0], ds[1]
     assert torch.equal(ds[0][0], a[0])  # same (seed, epoch, index): same augmentation

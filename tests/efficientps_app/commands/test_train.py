@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from efficientps_app.cli import main
+from model import PRESETS, build_efficientps
+from model.weights import load_config, save_model
 
 
 def test_synth_prepare_train_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch):
@@ -48,12 +51,16 @@ def test_synth_prepare_train_evaluate(tmp_path: Path, capsys: pytest.CaptureFixt
     ("args", "text"),
     [
         (["data", "prepare", "/no/such/folder"], "dataset folder not found"),
-        (["train", "--data", "/no/such/folder", "--preset", "tiny"], "no '*_leftImg8bit.png' images found"),
+        (["train", "--data", "/no/such/folder", "--preset", "tiny"], "/no/such/folder: dataset folder not found"),
+        (["train", "--data", ".", "--preset", "tiny"], "neither a Cityscapes folder"),
         (["train", "--data", ".", "--preset", "b99"], "unknown preset"),
         (["train", "--resume", "/no/last.ckpt"], "checkpoint not found"),
         (["evaluate", "--data", "."], "exactly one of --weights or --predictions"),
         (["train", "--data", ".", "--set", "bogus=1"], "unknown TrainConfig fields: ['bogus']"),
         (["train", "--data", ".", "--set", "noequals"], "--set expects KEY=VALUE"),
+        (["data", "synth", "x", "--classes", "sky,sea"], "add --format coco-panoptic"),
+        (["data", "synth", "x", "--format", "coco-panoptic", "--classes", "sky,sea"], "--classes expects STUFF:THINGS"),
+        (["data", "convert", "/no/such", "out"], "/no/such: dataset folder not found"),
     ],
 )
 def test_bad_input_is_one_line(args, text, capsys, tmp_path, monkeypatch):
@@ -61,3 +68,31 @@ def test_bad_input_is_one_line(args, text, capsys, tmp_path, monkeypatch):
     assert main(args) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and text in err and "Traceback" not in err
+
+
+def test_coco_panoptic_dataset_of_its_own_from_synth_to_evaluate(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "shapes"
+    assert main(["data", "synth", str(data), "--format", "coco-panoptic", "--classes", "sky,sea,sand:boat,buoy",
+                 "--train", "4", "--val", "2", "--size", "64", "96"]) == 0
+    assert main(["data", "prepare", str(data)]) == 0
+    assert "5 classes (3 stuff, 2 things: sky, sea, sand, boat, buoy)" in capsys.readouterr().err
+    torch.manual_seed(0)
+    cityscapes = save_model(build_efficientps(PRESETS["tiny"]), tmp_path / "cityscapes.safetensors")
+    args = ["train", "--data", str(data), "--preset", "tiny", "--epochs", "1", "--batch-size", "2", "--workers", "0",
+            "--device", "cpu", "--name", "shapes", "--init-from", str(cityscapes)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"--init-from {cityscapes}: loaded " in err and "semantic_head.conv_logits.weight [5, 128, 1, 1] (file [19, 128, 1, 1])" in err
+    weights = tmp_path / "runs/train/shapes/weights/best.safetensors"
+    assert [c.name for c in load_config(weights).classes] == ["sky", "sea", "sand", "boat", "buoy"]
+    assert main(["evaluate", "--data", str(data), "--weights", str(weights), "--device", "cpu", "--json", "w.json"]) == 0
+    assert "buoy" in capsys.readouterr().out
+    assert json.loads((tmp_path / "w.json").read_text())["All"]["n"] >= 1
+    gt = data / "annotations" / "panoptic_val.json"
+    assert main(["evaluate", "--data", str(data), "--predictions", str(gt), "--json", "p.json"]) == 0
+    assert json.loads((tmp_path / "p.json").read_text())["All"]["pq"] == pytest.approx(1.0)
+    assert main(["evaluate", "--data", str(data), "--weights", str(cityscapes), "--device", "cpu"]) == 1
+    assert "predicts 19 classes" in capsys.readouterr().err
+    assert main(["data", "synth", str(data), "--format", "coco-panoptic", "--classes", "2:1"]) == 1
+    assert "exists already (pass --overwrite" in capsys.readouterr().err
