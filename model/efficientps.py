@@ -14,6 +14,7 @@ from torch import nn
 from torchvision.models.detection.image_list import ImageList
 
 from model.backbone import EfficientNetBackbone
+from model.boxes import inclusive_corners
 from model.classes import VOID_ID
 from model.config import EfficientPSConfig
 from model.fpn import LEVELS, TwoWayFPN
@@ -49,8 +50,10 @@ class EfficientPS(nn.Module):
     def forward(
         self, images: torch.Tensor, targets: list[Target] | None = None
     ) -> dict[str, torch.Tensor] | list[PanopticResult]:
-        """Training: per-image targets (``boxes`` (N, 4) float xyxy pixel edges, ``labels`` (N,) thing train ids,
-        ``masks`` (N, H, W) bool, ``semantic`` (H, W) int64 with 255 = void) -> dict of the six losses.
+        """Training: per-image targets (``boxes`` (N, 4) float xyxy pixel edges, i.e. a box covering pixel
+        columns 3..5 spans x 3.0 to 6.0; ``labels`` (N,) thing train ids; ``masks`` (N, H, W) bool;
+        ``semantic`` (H, W) int64 with 255 = void) -> dict of the six losses. The instance branch works
+        on mmdet's inclusive corners, ``boxes - (0, 0, 1, 1)`` (:mod:`model.boxes`).
         Eval: one :class:`PanopticResult` per image at input resolution."""
         if self.training:
             if targets is None:
@@ -63,9 +66,10 @@ class EfficientPS(nn.Module):
         """Tensors-only inference (no fusion). See :class:`RawOutputs` for shapes."""
         batch, sizes = self._prepare(images)
         feats = self.fpn(self.backbone(batch.tensors))
+        # cropped to the image, not stretched as in the official code (see model.fusion: deliberate differences)
         sem = self.semantic_head(feats)[..., : images.shape[-2], : images.shape[-1]]
         proposals, _ = self.rpn(batch, feats)
-        dets, _ = self.roi_heads(feats, proposals, tuple(batch.tensors.shape[-2:]), sizes)
+        dets, _ = self.roi_heads(feats, proposals, sizes)
         offset = self.cfg.num_stuff - 1  # RoI labels 1..num_things -> train ids
         return RawOutputs(sem_logits=sem, boxes=dets["boxes"], scores=dets["scores"], labels=dets["labels"] + offset,
                           mask_logits=dets["mask_logits"], batch_index=dets["batch_index"])
@@ -104,10 +108,11 @@ class EfficientPS(nn.Module):
                 raise ValueError(f"target {i}: boxes need positive width and height (pixel-edge xyxy), got {bad}")
         offset = self.cfg.num_stuff - 1
         inst_targets = [
-            {"boxes": t["boxes"].float(), "labels": t["labels"].long() - offset, "masks": t["masks"]} for t in targets
+            {"boxes": inclusive_corners(t["boxes"].float()), "labels": t["labels"].long() - offset,
+             "masks": t["masks"]} for t in targets
         ]
         proposals, rpn_losses = self.rpn(batch, feats, inst_targets)
-        _, roi_losses = self.roi_heads(feats, proposals, (ph, pw), sizes, inst_targets)
+        _, roi_losses = self.roi_heads(feats, proposals, sizes, inst_targets)
         return losses | rpn_losses | roi_losses
 
 
@@ -120,5 +125,5 @@ def build_efficientps(cfg: EfficientPSConfig) -> EfficientPS:
     semantic_head = SemanticHead(c, cfg.num_classes, cfg.semantic, norm)
     num_anchors = len(cfg.instance.anchor_ratios)
     rpn = RPN(RPNHead(c, num_anchors), tuple(EfficientNetBackbone.strides[k] for k in LEVELS), cfg.instance)
-    roi_heads = RoIStage(c, cfg.num_things, list(LEVELS), cfg.instance, norm)
+    roi_heads = RoIStage(c, cfg.num_things, {k: EfficientNetBackbone.strides[k] for k in LEVELS}, cfg.instance, norm)
     return EfficientPS(cfg, backbone, fpn, semantic_head, rpn, roi_heads)
