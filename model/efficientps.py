@@ -4,6 +4,10 @@ Interfaces: images are (B, 3, H, W) float RGB in [0, 1] of any size (normalised 
 multiple of 32 inside, outputs cropped back). Training ``forward(images, targets)`` returns named
 losses; eval ``forward(images)`` returns one :class:`PanopticResult` per image; ``forward_raw`` returns
 tensors only (what ONNX exports).
+
+Normalisation is the authors' arithmetic: ``(255 x - mean) / std`` per channel on the 0-255 scale, in
+float32. For an 8-bit image (x = v / 255) ``255 x`` is exactly v again, so the network sees bit for bit
+what mmcv's ``(img - mean) / std`` gives it.
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ class EfficientPS(nn.Module):
         self.cfg = cfg
         self.backbone, self.fpn, self.semantic_head = backbone, fpn, semantic_head
         self.rpn, self.roi_heads = rpn, roi_heads
-        self.register_buffer("pixel_mean", torch.tensor(cfg.pixel_mean).view(1, 3, 1, 1) / 255, persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(cfg.pixel_std).view(1, 3, 1, 1) / 255, persistent=False)
+        # RGB, 0-255 scale (module docstring)
+        self.register_buffer("pixel_mean", torch.tensor(cfg.pixel_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(cfg.pixel_std).view(1, 3, 1, 1), persistent=False)
 
     def forward(
         self, images: torch.Tensor, targets: list[Target] | None = None
@@ -85,7 +90,7 @@ class EfficientPS(nn.Module):
     def _prepare(self, images: torch.Tensor) -> tuple[ImageList, list[tuple[int, int]]]:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
-        x = (images - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
+        x = (images * 255 - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
         h, w = images.shape[-2:]
         d = self.cfg.size_divisor
         x = F.pad(x, (0, (-w) % d, 0, (-h) % d))
