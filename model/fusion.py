@@ -148,8 +148,9 @@ def paste_mask_logits(
     r_lo, r_hi, fy = _taps(rows, box[1], box[3], height, m)
     c_lo, c_hi, fx = _taps(cols, box[0], box[2], width, m)
     padded = F.pad(mask.to(torch.float32), (1, 1, 1, 1))  # cells -1 and M read 0
-    across = (1 - fx) * padded[:, c_lo] + fx * padded[:, c_hi]  # (M + 2, w'): each mask row, interpolated
-    pasted = (1 - fy)[:, None] * across[r_lo] + fy[:, None] * across[r_hi]
+    # index_select, not padded[:, idx]: advanced indexing along dim 1 costs milliseconds on CPU
+    across = (1 - fx) * padded.index_select(1, c_lo) + fx * padded.index_select(1, c_hi)  # (M + 2, w')
+    pasted = (1 - fy)[:, None] * across.index_select(0, r_lo) + fy[:, None] * across.index_select(0, r_hi)
     return rows, cols, pasted.to(mask.dtype)
 
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.detection._utils import BalancedPositiveNegativeSampler
 
-from model.boxes import IGNORED, assign_max_iou, batched_nms, box_iou, decode_boxes, encode_boxes
+from model.boxes import IGNORED, assign_max_iou, batched_nms, box_iou, clip_boxes, decode_boxes, encode_boxes
 from model.config import InstanceHeadConfig
 from model.layers import SeparableConv, init_conv_norm
 from model.norm import NormFactory
@@ -232,9 +232,7 @@ def mask_targets(masks: torch.Tensor, boxes: torch.Tensor, gt_index: torch.Tenso
     Returns:
         (P, size, size) bool.
     """
-    _, h, w = masks.shape
-    limit = boxes.new_tensor([w - 1, h - 1, w - 1, h - 1])
-    x1, y1, x2, y2 = torch.minimum(boxes.clamp(min=0), limit).to(torch.int64).unbind(1)
+    x1, y1, x2, y2 = clip_boxes(boxes, masks.shape[1:]).to(torch.int64).unbind(1)
     r_lo, r_hi, fy = _resize_taps(y1, (y2 - y1 + 1).clamp(min=1), size)
     c_lo, c_hi, fx = _resize_taps(x1, (x2 - x1 + 1).clamp(min=1), size)
     g = gt_index[:, None, None]
