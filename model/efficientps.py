@@ -4,6 +4,10 @@ Interfaces: images are (B, 3, H, W) float RGB in [0, 1] of any size (normalised 
 multiple of 32 inside, outputs cropped back). Training ``forward(images, targets)`` returns named
 losses; eval ``forward(images)`` returns one :class:`PanopticResult` per image; ``forward_raw`` returns
 tensors only (what ONNX exports).
+
+Normalisation is the authors' arithmetic: ``(255 x - mean) / std`` per channel on the 0-255 scale, in
+float32. For an 8-bit image (x = v / 255) ``255 x`` is exactly v again, so the network sees bit for bit
+what mmcv's ``(img - mean) / std`` gives it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from torch import nn
 from torchvision.models.detection.image_list import ImageList
 
 from model.backbone import EfficientNetBackbone
+from model.boxes import inclusive_corners
 from model.classes import VOID_ID
 from model.config import EfficientPSConfig
 from model.fpn import LEVELS, TwoWayFPN
@@ -43,14 +48,17 @@ class EfficientPS(nn.Module):
         self.cfg = cfg
         self.backbone, self.fpn, self.semantic_head = backbone, fpn, semantic_head
         self.rpn, self.roi_heads = rpn, roi_heads
-        self.register_buffer("pixel_mean", torch.tensor(cfg.pixel_mean).view(1, 3, 1, 1) / 255, persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(cfg.pixel_std).view(1, 3, 1, 1) / 255, persistent=False)
+        # RGB, 0-255 scale (module docstring)
+        self.register_buffer("pixel_mean", torch.tensor(cfg.pixel_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(cfg.pixel_std).view(1, 3, 1, 1), persistent=False)
 
     def forward(
         self, images: torch.Tensor, targets: list[Target] | None = None
     ) -> dict[str, torch.Tensor] | list[PanopticResult]:
-        """Training: per-image targets (``boxes`` (N, 4) float xyxy pixel edges, ``labels`` (N,) thing train ids,
-        ``masks`` (N, H, W) bool, ``semantic`` (H, W) int64 with 255 = void) -> dict of the six losses.
+        """Training: per-image targets (``boxes`` (N, 4) float xyxy pixel edges, i.e. a box covering pixel
+        columns 3..5 spans x 3.0 to 6.0; ``labels`` (N,) thing train ids; ``masks`` (N, H, W) bool;
+        ``semantic`` (H, W) int64 with 255 = void) -> dict of the six losses. The instance branch works
+        on mmdet's inclusive corners, ``boxes - (0, 0, 1, 1)`` (:mod:`model.boxes`).
         Eval: one :class:`PanopticResult` per image at input resolution."""
         if self.training:
             if targets is None:
@@ -63,9 +71,10 @@ class EfficientPS(nn.Module):
         """Tensors-only inference (no fusion). See :class:`RawOutputs` for shapes."""
         batch, sizes = self._prepare(images)
         feats = self.fpn(self.backbone(batch.tensors))
+        # cropped to the image, not stretched as in the official code (see model.fusion: deliberate differences)
         sem = self.semantic_head(feats)[..., : images.shape[-2], : images.shape[-1]]
         proposals, _ = self.rpn(batch, feats)
-        dets, _ = self.roi_heads(feats, proposals, tuple(batch.tensors.shape[-2:]), sizes)
+        dets, _ = self.roi_heads(feats, proposals, sizes)
         offset = self.cfg.num_stuff - 1  # RoI labels 1..num_things -> train ids
         return RawOutputs(sem_logits=sem, boxes=dets["boxes"], scores=dets["scores"], labels=dets["labels"] + offset,
                           mask_logits=dets["mask_logits"], batch_index=dets["batch_index"])
@@ -81,7 +90,7 @@ class EfficientPS(nn.Module):
     def _prepare(self, images: torch.Tensor) -> tuple[ImageList, list[tuple[int, int]]]:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
-        x = (images - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
+        x = (images * 255 - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
         h, w = images.shape[-2:]
         d = self.cfg.size_divisor
         x = F.pad(x, (0, (-w) % d, 0, (-h) % d))
@@ -104,10 +113,11 @@ class EfficientPS(nn.Module):
                 raise ValueError(f"target {i}: boxes need positive width and height (pixel-edge xyxy), got {bad}")
         offset = self.cfg.num_stuff - 1
         inst_targets = [
-            {"boxes": t["boxes"].float(), "labels": t["labels"].long() - offset, "masks": t["masks"]} for t in targets
+            {"boxes": inclusive_corners(t["boxes"].float()), "labels": t["labels"].long() - offset,
+             "masks": t["masks"]} for t in targets
         ]
         proposals, rpn_losses = self.rpn(batch, feats, inst_targets)
-        _, roi_losses = self.roi_heads(feats, proposals, (ph, pw), sizes, inst_targets)
+        _, roi_losses = self.roi_heads(feats, proposals, sizes, inst_targets)
         return losses | rpn_losses | roi_losses
 
 
@@ -120,5 +130,5 @@ def build_efficientps(cfg: EfficientPSConfig) -> EfficientPS:
     semantic_head = SemanticHead(c, cfg.num_classes, cfg.semantic, norm)
     num_anchors = len(cfg.instance.anchor_ratios)
     rpn = RPN(RPNHead(c, num_anchors), tuple(EfficientNetBackbone.strides[k] for k in LEVELS), cfg.instance)
-    roi_heads = RoIStage(c, cfg.num_things, list(LEVELS), cfg.instance, norm)
+    roi_heads = RoIStage(c, cfg.num_things, {k: EfficientNetBackbone.strides[k] for k in LEVELS}, cfg.instance, norm)
     return EfficientPS(cfg, backbone, fpn, semantic_head, rpn, roi_heads)

@@ -3,11 +3,14 @@
 Follows the official ``EfficientPS.simple_test_mask_``:
 
 1. ``sem`` = argmax of the semantic logits over all classes.
-2. Each detection's 28x28 mask logits are pasted into its box (bilinear, zero outside the box): L_k.
-3. In descending score order, an instance whose mask (L_k > 0) is more than ``overlap_thresh`` covered
-   by the masks of instances kept before it is dropped.
+2. Each detection's 28x28 mask logits are pasted over the whole image as the authors do (seamseg's
+   ``roi_sampling``, bilinear with zero padding, :func:`paste_mask_logits`): L_k. The logits fade to 0
+   across the box edge, so an instance can reach slightly beyond its box.
+3. In descending score order, an instance whose mask (sigmoid(L_k) > 0.5) is more than ``overlap_thresh``
+   covered by the masks of instances kept before it is dropped (an empty mask is kept).
 4. For kept instances, A_k = 4 L_k and B_k = the semantic logit of its class inside its integer box (mmdet
-   +1 convention), 0 elsewhere; FL_k = (sigmoid(A_k) + sigmoid(B_k)) * (A_k + B_k) (0 outside both).
+   +1 convention: rows int(y1 + 1) .. int(round(y2 - 1) + 1) - 1, columns alike), 0 elsewhere;
+   FL_k = (sigmoid(A_k) + sigmoid(B_k)) * (A_k + B_k) (0 outside both).
 5. argmax over [stuff logits, FL_1..FL_K] picks an instance or "not instance" per pixel. As in the
    official code, FL is 0 outside an instance's box and competes there too.
 6. Instances that won pixels get ids 1..K' in score order. Stuff labels come from ``sem``: pixels of
@@ -15,10 +18,21 @@ Follows the official ``EfficientPS.simple_test_mask_``:
    scaled) ``min_stuff_area`` pixels become void, the rest get ids K'+1.. in class order. Thing pixels
    that no instance claimed are void (0).
 
+Two deliberate differences from the official code, both identical to it at the Cityscapes input size
+(1024x2048, a multiple of 32, where nothing is padded):
+
+- The semantic logits arrive here *cropped* from the padded network input to the image
+  (``EfficientPS.forward_raw``); the official code *stretches* the padded logits onto the image size,
+  which shifts every pixel by up to the padding for sizes that are not a multiple of 32.
+- ``min_stuff_area`` (2048 px at 1024x2048) is scaled with the number of pixels fused
+  (:func:`stuff_area_threshold`); the official code uses 2048 at any size.
+
 No module state, no parameters: deterministic given its inputs, on the inputs' device.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +74,7 @@ def fuse_panoptic(
     for k in scores.float().argsort(descending=True, stable=True).tolist():
         box = boxes[k].float()
         ys, xs, pasted = paste_mask_logits(mask_logits[k].float(), box, h, w)
-        mask = pasted > 0
+        mask = torch.sigmoid(pasted) > 0.5
         area = int(mask.sum())
         if area and int((mask & occupied[ys, xs]).sum()) > cfg.overlap_thresh * area:
             continue
@@ -101,30 +115,67 @@ def stuff_area_threshold(cfg: FusionConfig, height: int, width: int) -> float:
 def paste_mask_logits(
     mask: torch.Tensor, box: torch.Tensor, height: int, width: int
 ) -> tuple[slice, slice, torch.Tensor]:
-    """Resample an M x M logit map into its box (bilinear, edge-clamped inside, 0 outside the box).
+    """Resample an M x M logit map over its box into the image, as the authors do (seamseg's
+    ``roi_sampling`` with zero padding on the inverse box of ``invert_roi_bbx``).
+
+    The box spans ``bw = x2 - x1`` by ``bh = y2 - y1`` pixels (no +1 here). Image column j (centre j + 0.5)
+    reads the mask at ``s = ((j + 0.5) / W) * (e1 - e0) + e0`` with ``e0 = (-M x1) / bw`` and
+    ``e1 = (M (W - x1)) / bw``, i.e. ``s = M (j + 0.5 - x1) / bw``, in float32 in that order; rows alike.
+    The value at s, t is bilinear between the mask cells around it (cell k has its centre at k + 0.5;
+    neighbours ``floor(s - 0.5)`` and one more, weight ``s - (k + 0.5)``, rows then columns), cells outside
+    the mask read 0. So logits fade to 0 across the box edge and an instance reaches up to about
+    ``box / (2 M)`` pixels beyond its box; there is no cut at the box. An inverted box samples the mask
+    mirrored. A box of zero width or height, or with a non-finite corner, pastes nothing (the authors'
+    kernel gives NaN there).
 
     Args:
         mask: (M, M) logits over the box.
-        box: (4,) xyxy in pixels.
+        box: (4,) float32 xyxy (the detection's inclusive corners), pixels.
         height, width: image size.
 
     Returns:
-        Row and column slices of the image region covering the box, and the (h', w') pasted logits
-        there; pixels whose centre lies outside the box are 0.
+        Row and column slices of the region sampled (the box widened by ``|box| / M + 2`` pixels, clipped
+        to the image, where every non-zero value lies) and the pasted (h', w') logits there.
     """
+    box = box.to(torch.float32)
     x1, y1, x2, y2 = (float(v) for v in box)
-    c0, c1 = max(int(x1), 0), min(int(x2) + 1, width)
-    r0, r1 = max(int(y1), 0), min(int(y2) + 1, height)
-    if c1 <= c0 or r1 <= r0:
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)) or x1 == x2 or y1 == y2:
         return slice(0, 0), slice(0, 0), mask.new_zeros((0, 0))
-    cx = torch.arange(c0, c1, device=mask.device, dtype=mask.dtype) + 0.5
-    cy = torch.arange(r0, r1, device=mask.device, dtype=mask.dtype) + 0.5
-    gx = 2 * (cx - x1) / max(x2 - x1, 1e-6) - 1
-    gy = 2 * (cy - y1) / max(y2 - y1, 1e-6) - 1
-    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
-    out = F.grid_sample(mask[None, None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, 0]
-    inside = (gy.abs() <= 1)[:, None] & (gx.abs() <= 1)[None, :]
-    return slice(r0, r1), slice(c0, c1), out * inside
+    m = mask.shape[-1]
+    rows, cols = _span(y1, y2, m, height), _span(x1, x2, m, width)
+    if rows.stop <= rows.start or cols.stop <= cols.start:
+        return slice(0, 0), slice(0, 0), mask.new_zeros((0, 0))
+    r_lo, r_hi, fy = _taps(rows, box[1], box[3], height, m)
+    c_lo, c_hi, fx = _taps(cols, box[0], box[2], width, m)
+    padded = F.pad(mask.to(torch.float32), (1, 1, 1, 1))  # cells -1 and M read 0
+    # index_select, not padded[:, idx]: advanced indexing along dim 1 costs milliseconds on CPU
+    across = (1 - fx) * padded.index_select(1, c_lo) + fx * padded.index_select(1, c_hi)  # (M + 2, w')
+    pasted = (1 - fy)[:, None] * across.index_select(0, r_lo) + fy[:, None] * across.index_select(0, r_hi)
+    return rows, cols, pasted.to(mask.dtype)
+
+
+def _span(lo: float, hi: float, m: int, size: int) -> slice:
+    """Pixels of one axis that a box from ``lo`` to ``hi`` can paste into: widened by |hi - lo| / m + 2."""
+    lo, hi = min(lo, hi), max(lo, hi)
+    margin = (hi - lo) / m + 2
+    return slice(max(math.floor(lo - margin), 0), min(math.ceil(hi + margin) + 1, size))
+
+
+def _taps(
+    pixels: slice, start: torch.Tensor, end: torch.Tensor, size: int, m: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For image pixels ``pixels`` of one axis: indices into the zero-padded (M + 2) mask of the lower and
+    upper bilinear neighbour, and the upper one's weight (the sampling rule of :func:`paste_mask_logits`)."""
+    extent = end - start
+    e0 = (-float(m) * start) / extent
+    e1 = (float(m) * (float(size) - start)) / extent
+    centres = torch.arange(pixels.start, pixels.stop, dtype=torch.float32, device=start.device) + 0.5
+    s = (centres / float(size)) * (e1 - e0) + e0
+    lower = torch.floor(s.double() - 0.5)  # the kernel's (float - double) arithmetic
+    weight = (s.double() - (lower + 0.5)).float()
+    lower = lower.clamp(min=-2, max=m).to(torch.int64)  # beyond the grid either side: reads 0 like -1 or M
+    upper = lower + 1
+    return lower.clamp(min=-1, max=m) + 1, upper.clamp(min=-1, max=m) + 1, weight
 
 
 def _compete(

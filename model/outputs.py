@@ -23,7 +23,8 @@ class RawOutputs(NamedTuple):
 
     Attributes:
         sem_logits: (B, C, H, W) float semantic logits at input resolution.
-        boxes: (N, 4) float xyxy boxes in input pixels.
+        boxes: (N, 4) float xyxy boxes in input pixels, mmdet's inclusive corners (x2, y2 are the last
+            pixel covered: a box of one pixel has x1 == x2), in [0, W - 1] x [0, H - 1].
         scores: (N,) float detection scores in (0, 1].
         labels: (N,) int64 class ids (train ids of thing classes).
         mask_logits: (N, M, M) float mask logits of each detection's class (M = 28).

@@ -1,27 +1,34 @@
 """Region proposal network (SPEC section 5.1) on torchvision's ``RegionProposalNetwork``.
 
-torchvision supplies proposal filtering (per-level top-n, NMS 0.7, merged top-n), the box coder, the
-sampler and the losses (BCE objectness, smooth-L1 beta 1/9, averaged over sampled anchors). We plug in
-the official head and reproduce the official code where torchvision differs:
+torchvision supplies the anchor grid, the per-level top-n selection, the sampler (256 anchors, half
+positive) and the losses (BCE objectness, smooth-L1 beta 1/9, averaged over the sampled anchors). The rest
+follows the official code (mmdet v1, box arithmetic in :mod:`model.boxes`):
 
-- anchors are mmdet-v1's (base size = stride, scale 8, centre (stride - 1) / 2, rounded);
-- anchors that cross the image border are ignored in training (``allowed_border=0``);
-- each ground-truth box additionally claims its best anchors only if their IoU >= 0.3 (``min_pos_iou``),
-  the later box winning ties, as mmdet's MaxIoUAssigner does.
+- anchors are mmdet-v1's (base size = stride, scale 8, centre (stride - 1) / 2, rounded, inclusive corners);
+- proposals, per image and level: the ``pre_nms_top_n`` best anchors by objectness, decoded (stds 1) and
+  clipped to ``[0, W - 1] x [0, H - 1]``, NMS 0.7 with +1 areas, at most ``post_nms_top_n`` kept; then the
+  levels merged and the best ``post_nms_top_n`` kept (the official ``nms_post`` and ``max_num`` are equal).
+  No box is removed for its size, none for its score;
+- anchors that cross the image border are ignored in training (``allowed_border=0``); assignment is mmdet's
+  MaxIoUAssigner (IoU with +1 areas, >= 0.7 positive, < 0.3 negative, each ground truth claims its best
+  anchors when their IoU is >= 0.3, the later box winning ties); regression targets are encoded with +1
+  widths.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.rpn import RegionProposalNetwork, concat_box_prediction_layers
-from torchvision.ops import box_iou
 
+from model.boxes import IGNORED, assign_max_iou, batched_nms, box_iou, decode_boxes, encode_boxes
 from model.config import InstanceHeadConfig
 
 RPN_MIN_POS_IOU = 0.3
+RPN_STDS = (1.0, 1.0, 1.0, 1.0)
 
 
 class RPNHead(nn.Module):
@@ -65,7 +72,7 @@ class MMDetAnchorGenerator(AnchorGenerator):
 
 
 class RPN(RegionProposalNetwork):
-    """torchvision RPN with the official head, anchors and anchor assignment."""
+    """torchvision RPN with the official head, anchors, proposal filtering and anchor assignment."""
 
     def __init__(self, head: RPNHead, strides: tuple[int, ...], cfg: InstanceHeadConfig) -> None:
         super().__init__(
@@ -79,7 +86,7 @@ class RPN(RegionProposalNetwork):
             post_nms_top_n={"training": cfg.rpn_post_nms_train, "testing": cfg.rpn_post_nms_test},
             nms_thresh=cfg.rpn_nms_thresh,
         )
-        self.proposal_matcher.allow_low_quality_matches = False  # done mmdet-style in _match
+        self.iou_thresholds = (cfg.rpn_fg_iou, cfg.rpn_bg_iou)  # torchvision's proposal_matcher is unused
 
     def forward(  # type: ignore[override]
         self,
@@ -90,25 +97,62 @@ class RPN(RegionProposalNetwork):
         """Args:
             images: the padded batch; ``image_sizes`` are the unpadded (H, W) per image.
             features: FPN maps, fine to coarse.
-            targets: per image ``boxes`` (N, 4) xyxy pixels; training only.
+            targets: per image ``boxes`` (N, 4) float inclusive corners; training only.
 
-        Returns: proposals per image (P_i, 4), and ``loss_rpn_objectness``/``loss_rpn_box`` in training.
+        Returns: proposals per image (P_i, 4) inclusive corners, and ``loss_rpn_objectness``/``loss_rpn_box``
+        in training.
         """
         feats = list(features.values())
         objectness, deltas = self.head(feats)
         anchors = self.anchor_generator(images, feats)
         per_level = [o[0].numel() for o in objectness]
         objectness, deltas = concat_box_prediction_layers(objectness, deltas)
-        proposals = self.box_coder.decode(deltas.detach(), anchors).view(len(anchors), -1, 4)
-        boxes, _ = self.filter_proposals(proposals, objectness, images.image_sizes, per_level)
+        boxes = self.proposals(anchors, objectness.detach(), deltas.detach(), images.image_sizes, per_level)
         if not self.training:
             return boxes, {}
         if targets is None:
             raise ValueError("RPN needs targets in training mode")
         labels, matched = self._assign(anchors, targets, images.image_sizes)
-        regression_targets = self.box_coder.encode(matched, anchors)
+        regression_targets = [encode_boxes(a, m, RPN_STDS) for a, m in zip(anchors, matched)]
         loss_obj, loss_box = self.compute_loss(objectness, deltas, labels, regression_targets)
         return boxes, {"loss_rpn_objectness": loss_obj, "loss_rpn_box": loss_box}
+
+    def proposals(
+        self,
+        anchors: list[torch.Tensor],
+        objectness: torch.Tensor,
+        deltas: torch.Tensor,
+        image_sizes: list[tuple[int, int]],
+        per_level: list[int],
+    ) -> list[torch.Tensor]:
+        """Proposals of each image (the rule in the module docstring).
+
+        Args:
+            anchors: per image (A, 4) inclusive corners, levels concatenated fine to coarse.
+            objectness: (B * A, 1) logits; deltas: (B * A, 4), in the order of ``anchors``.
+            image_sizes: unpadded (H, W) per image (the clip limits).
+            per_level: anchors per image on each level.
+
+        Returns:
+            Per image (P_i, 4) float inclusive corners in descending objectness, P_i <= ``post_nms_top_n``.
+        """
+        num_images = len(anchors)
+        objectness = objectness.reshape(num_images, -1)
+        deltas = deltas.reshape(num_images, -1, 4)
+        top = self._get_top_n_idx(objectness, per_level)  # (B, K): the best pre_nms_top_n of each level
+        levels = torch.cat([torch.full((n,), i, dtype=torch.int64, device=top.device) for i, n in enumerate(per_level)])
+        post = self.post_nms_top_n()
+        out = []
+        for i in range(num_images):
+            idx, lvl = top[i], levels[top[i]]
+            scores = torch.sigmoid(objectness[i, idx])
+            boxes = decode_boxes(deltas[i, idx], anchors[i][idx], RPN_STDS, image_sizes[i])
+            keep = batched_nms(boxes, scores, lvl, self.nms_thresh)  # descending score
+            if self.pre_nms_top_n() > post:  # the per-level cap only bites when more enter NMS than may leave
+                onehot = F.one_hot(lvl[keep], len(per_level))
+                keep = keep[(onehot.cumsum(0) * onehot).sum(1) <= post]
+            out.append(boxes[keep[:post]])
+        return out
 
     def _assign(
         self, anchors: list[torch.Tensor], targets: list[dict[str, torch.Tensor]], sizes: list[tuple[int, int]]
@@ -118,24 +162,11 @@ class RPN(RegionProposalNetwork):
         for anc, tgt, (h, w) in zip(anchors, targets, sizes):
             gt = tgt["boxes"].to(anc.dtype)
             inside = (anc[:, 0] >= 0) & (anc[:, 1] >= 0) & (anc[:, 2] < w) & (anc[:, 3] < h)
-            lab = torch.zeros(len(anc), dtype=anc.dtype, device=anc.device)
-            box = torch.zeros_like(anc)
-            if gt.numel():
-                iou = box_iou(gt, anc)
-                iou[:, ~inside] = -1.0  # outside anchors never match and never claim a ground truth
-                idx = self._match(iou)
-                box = gt[idx.clamp(min=0)]
-                lab = (idx >= 0).to(anc.dtype)
-                lab[idx == self.proposal_matcher.BETWEEN_THRESHOLDS] = -1.0
-            lab[~inside] = -1.0
+            iou = box_iou(gt, anc)
+            iou[:, ~inside] = -1.0  # outside anchors never match and never claim a ground truth
+            idx = assign_max_iou(iou, *self.iou_thresholds, RPN_MIN_POS_IOU)
+            lab = (idx >= 0).to(anc.dtype)
+            lab[(idx == IGNORED) | ~inside] = -1.0
             labels.append(lab)
-            matched_boxes.append(box)
+            matched_boxes.append(gt[idx.clamp(min=0)] if len(gt) else torch.zeros_like(anc))
         return labels, matched_boxes
-
-    def _match(self, iou: torch.Tensor) -> torch.Tensor:
-        matched = self.proposal_matcher(iou)  # thresholds 0.7 / 0.3 without low-quality matches
-        best = iou.max(dim=1).values
-        for g in range(iou.shape[0]):  # later ground truths win ties, as in mmdet
-            if best[g] >= RPN_MIN_POS_IOU:
-                matched[iou[g] == best[g]] = g
-        return matched

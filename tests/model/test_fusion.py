@@ -125,15 +125,35 @@ def test_zero_outside_the_box_competes_like_the_official_code():
     assert (result.panoptic[2:6, 2:6] == 1).all()
 
 
-def test_mask_logits_are_pasted_into_the_box():
-    mask = torch.full((28, 28), -3.0)
-    mask[:, :14] = 3.0  # left half foreground
-    ys, xs, pasted = paste_mask_logits(mask, torch.tensor([4.0, 2.0, 12.0, 10.0]), H, W)
-    assert (ys, xs) == (slice(2, 11), slice(4, 13))
-    assert (pasted[:8, :4] > 0).all() and (pasted[:8, 4:8] < 0).all()
-    assert (pasted[8, :] == 0).all() and (pasted[:, 8] == 0).all()  # pixel centres beyond x2/y2
-    _, _, none = paste_mask_logits(mask, torch.tensor([30.0, 30.0, 40.0, 40.0]), H, W)
-    assert none.numel() == 0
+def test_mask_logits_are_pasted_with_zero_padding_beyond_the_box():
+    # box x1 = y1 = 4, 56 px wide: image column j reads the 28-cell mask at s = 28 (j + 0.5 - 4) / 56 = (j - 3.5) / 2
+    mask = torch.arange(28.0)[None, :].repeat(28, 1)  # the value of cell k is k: linear in s inside the grid
+    ys, xs, pasted = paste_mask_logits(mask, torch.tensor([4.0, 4.0, 60.0, 60.0]), 64, 64)
+    assert (ys.start, xs.start) <= (2, 2) and (ys.stop, xs.stop) == (64, 64)
+
+    def at(y: int, x: int) -> float:
+        return float(pasted[y - ys.start, x - xs.start])
+
+    assert at(20, 10) == 2.75  # s = 3.25 lies between cells 2 and 3 (centres 2.5, 3.5): 0.25 * 2 + 0.75 * 3
+    ones = paste_mask_logits(torch.full((28, 28), 5.0), torch.tensor([4.0, 4.0, 60.0, 60.0]), 64, 64)[2]
+    # column 3 is outside the box (its first column is 4) and still gets a quarter of cell 0 (s = -0.25)
+    assert float(ones[20 - ys.start, 3 - xs.start]) == 1.25
+    assert float(ones[3 - ys.start, 3 - xs.start]) == 0.3125  # a quarter of a quarter at the corner
+    assert float(ones[20 - ys.start, 2 - xs.start]) == 0.0  # s = -0.75: both neighbours outside the grid
+    assert float(ones[20 - ys.start, 61 - xs.start]) == 0.0  # s = 28.75
+    assert float(ones[20 - ys.start, 60 - xs.start]) == 1.25  # s = 28.25: the box's last column fades too
+    assert paste_mask_logits(mask, torch.tensor([70.0, 70.0, 80.0, 80.0]), 64, 64)[2].numel() == 0
+    assert paste_mask_logits(mask, torch.tensor([4.0, 4.0, 4.0, 9.0]), 64, 64)[2].numel() == 0  # zero width
+
+
+def test_an_instance_wins_a_pixel_outside_its_box():
+    logits = torch.full((4, 64, 64), -2.0)
+    logits[0] = 3.0
+    boxes = [(4, 4, 60, 60)]
+    result = fuse(logits, boxes=boxes, labels=[2], scores=[0.875], cfg=CFG)
+    # column 3: L = 1.25, A = 5, B = 0 (outside the semantic box): FL = (0.993 + 0.5) * 5 = 7.5 > 3
+    assert (result.panoptic[5:60, 3] == 1).all() and (result.panoptic[5:60, 2] != 1).all()
+    assert result.segments[0].bbox[0] == 3
 
 
 def test_fusion_is_deterministic_and_pure():

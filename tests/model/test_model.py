@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import numpy as np
 import pytest
 import torch
 
@@ -91,6 +92,15 @@ def test_eval_with_forced_detections_runs_the_mask_branch_and_fusion(tiny_model)
 
 def test_normalisation_constants_are_buffers_not_weights(tiny_model):
     assert "pixel_mean" not in tiny_model.state_dict()
-    assert dict(tiny_model.named_buffers())["pixel_mean"].flatten().tolist() == pytest.approx(
-        [v / 255 for v in PRESETS["tiny"].pixel_mean]
-    )
+    assert dict(tiny_model.named_buffers())["pixel_mean"].flatten().tolist() == pytest.approx(PRESETS["tiny"].pixel_mean)
+
+
+def test_normalisation_is_the_authors_float32_arithmetic_bit_for_bit(tiny_model):
+    """mmcv on the 8-bit image: (img - mean) / std in float32; we get [0, 1] input (v / 255)."""
+    values = np.arange(256, dtype=np.uint8)
+    image = np.broadcast_to(values.reshape(16, 16, 1), (16, 16, 3)).copy()  # every 8-bit value, every channel
+    cfg = PRESETS["tiny"]
+    theirs = (image.astype(np.float32) - np.array(cfg.pixel_mean, np.float32)) / np.array(cfg.pixel_std, np.float32)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    ours = tiny_model._prepare(x)[0].tensors[0, :, :16, :16].permute(1, 2, 0).numpy()
+    assert np.array_equal(ours, theirs)

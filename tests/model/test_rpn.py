@@ -46,24 +46,23 @@ def test_proposals_are_inside_the_image():
     feats = {k: torch.rand(1, 8, 64 // s, 96 // s) for k, s in (("s4", 4), ("s8", 8), ("s16", 16), ("s32", 32))}
     boxes, losses = rpn(ImageList(torch.zeros(1, 3, 64, 96), [(60, 90)]), feats)
     assert losses == {} and boxes[0].shape[1] == 4 and len(boxes[0]) <= 1000
-    assert (boxes[0][:, 2] <= 90).all() and (boxes[0][:, 3] <= 60).all() and (boxes[0] >= 0).all()
+    # inclusive corners: the last column of a 90-wide image is 89
+    assert (boxes[0][:, 2] <= 89).all() and (boxes[0][:, 3] <= 59).all() and (boxes[0] >= 0).all()
+    assert boxes[0][:, 2].max() == 89 and boxes[0][:, 3].max() == 59  # large anchors reach the clip limit
 
 
-def test_level_roi_align_equals_torchvision_multiscale_roi_align():
-    from torchvision.ops import MultiScaleRoIAlign
-
-    from model.roi_heads import LevelRoIAlign
-
-    torch.manual_seed(0)
-    feats = {k: torch.randn(2, 4, 512 // s, 768 // s) for k, s in (("s4", 4), ("s8", 8), ("s16", 16), ("s32", 32))}
-    boxes = []
-    for _ in range(2):
-        xy = torch.rand(60, 2) * torch.tensor([300.0, 200.0])
-        wh = torch.rand(60, 2) ** 2 * 460 + 4  # sizes that map to all four levels
-        boxes.append(torch.cat([torch.cat([xy, xy + wh], 1), torch.tensor([[10.0, 5.0, 700.0, 500.0]])]))
-    sizes = [(512, 768)] * 2
-    ours_pool = LevelRoIAlign(list(feats), 7, sampling_ratio=2)
-    ours = ours_pool(feats, boxes, sizes)
-    theirs = MultiScaleRoIAlign(list(feats), 7, sampling_ratio=2)(feats, boxes, sizes)
-    assert len(ours_pool.map_levels(boxes).unique()) == 4
-    assert torch.equal(ours, theirs)
+def test_proposal_rule_per_level_nms_no_size_filter_clip_and_score_order():
+    rpn = _rpn().eval()
+    anchors = torch.tensor([[0.0, 0.0, 9.0, 9.0],      # level 0, logit 3
+                            [3.0, 0.0, 12.0, 9.0],     # level 0, logit 2: IoU 0.538 with the first: kept (NMS 0.7)
+                            [1.0, 0.0, 10.0, 9.0],     # level 0, logit 1: IoU 0.818 with the first: suppressed
+                            [20.0, 20.0, 29.0, 29.0],  # level 0, logit 0, dw = dh = -10: inverted, never removed
+                            [0.0, 0.0, 9.0, 9.0],      # level 1, logit 4: same box as the first, other level: kept
+                            [-20.0, 30.0, 80.0, 90.0]])  # level 1, logit -1: clipped to the 40 x 50 image
+    objectness = torch.tensor([3.0, 2.0, 1.0, 0.0, 4.0, -1.0])[:, None]
+    deltas = torch.zeros(6, 4)
+    deltas[3, 2:] = -10.0
+    boxes = rpn.proposals([anchors], objectness, deltas, [(50, 40)], [4, 2])[0]
+    expected = torch.tensor([[0.0, 0.0, 9.0, 9.0], [0.0, 0.0, 9.0, 9.0], [3.0, 0.0, 12.0, 9.0],
+                             [24.92, 24.92, 24.08, 24.08], [0.0, 30.0, 39.0, 49.0]])  # descending objectness
+    assert boxes.shape == expected.shape and torch.allclose(boxes, expected, atol=1e-4)
