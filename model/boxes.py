@@ -23,6 +23,10 @@ goes through this module, so each rule below is written once:
 - **NMS** (:func:`batched_nms`): per group, in descending score, suppress a box when its IoU (as above)
   with a kept box is *greater than* the threshold.
 - **Assignment** (:func:`assign_max_iou`): mmdet's ``MaxIoUAssigner``.
+
+All of it runs in **float32**, whatever the network's precision (fp16 autocast, an fp16 export): fp16
+spaces representable values 2 pixels apart above 2048, and torchvision's CPU NMS has no fp16 kernel.
+:func:`decode_boxes` and :func:`batched_nms` take inputs of any float dtype and compute in float32.
 """
 
 from __future__ import annotations
@@ -65,8 +69,9 @@ def decode_boxes(
         image_size: (H, W) to clip to with :func:`clip_boxes` (ints, or 0-dim tensors when traced); None = no clip.
 
     Returns:
-        (R, 4K) float inclusive corners; finite whenever the inputs are (dw/dh are clamped).
+        (R, 4K) float32 inclusive corners; finite whenever the inputs are (dw/dh are clamped).
     """
+    deltas, rois = deltas.float(), rois.float()
     d = deltas.reshape(deltas.shape[0], -1, 4) * deltas.new_tensor(stds)
     dx, dy = d[..., 0], d[..., 1]
     dw = d[..., 2].clamp(min=-MAX_LOG_RATIO, max=MAX_LOG_RATIO)
@@ -135,7 +140,7 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
     Returns:
         (K,) int64 indices, in descending score.
     """
-    return ops.batched_nms(pixel_edges(boxes), scores, groups, iou_thresh)
+    return ops.batched_nms(pixel_edges(boxes.float()), scores.float(), groups, iou_thresh)
 
 
 def assign_max_iou(iou: torch.Tensor, pos_thresh: float, neg_thresh: float, min_pos_iou: float) -> torch.Tensor:

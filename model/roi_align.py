@@ -66,7 +66,8 @@ class LevelRoIAlign(nn.Module):
             boxes: per image (R_i, 4) float inclusive corners, input pixels.
 
         Returns:
-            (sum R_i, C, S, S) pooled features, row r for RoI r of the concatenated boxes.
+            (sum R_i, C, S, S) pooled features (in the features' dtype; pooled in float32, as torchvision's
+            autocast rule for ``roi_align`` does), row r for RoI r of the concatenated boxes.
         """
         first = features[self.featmap_names[0]]
         all_boxes = torch.cat(boxes)
@@ -76,8 +77,9 @@ class LevelRoIAlign(nn.Module):
         pooled, order = [], []
         for level, (name, stride) in enumerate(self.strides.items()):
             idx = torch.where(levels == level)[0]
-            pooled.append(roi_align(features[name], rois[idx], self.output_size, spatial_scale=1.0 / stride,
-                                    sampling_ratio=self.sampling_ratio, aligned=False))
+            pooled.append(roi_align(features[name].float(), rois[idx].float(), self.output_size,
+                                    spatial_scale=1.0 / stride, sampling_ratio=self.sampling_ratio,
+                                    aligned=False).to(first.dtype))
             order.append(idx)
         none = torch.where(levels == len(self.strides))[0]
         pooled.append(first.new_zeros((none.shape[0], first.shape[1], *self.output_size)))

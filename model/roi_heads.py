@@ -139,7 +139,7 @@ class RoIStage(nn.Module):
         num_labels = logits.shape[-1]
         per_image = [p.shape[0] for p in proposals]
         out_boxes, out_scores, out_labels = [], [], []
-        for d, s, p, size in zip(deltas.split(per_image), F.softmax(logits, -1).split(per_image), proposals, image_sizes):
+        for d, s, p, size in zip(deltas.split(per_image), F.softmax(logits.float(), -1).split(per_image), proposals, image_sizes):
             boxes = decode_boxes(d, p, BOX_STDS, size).reshape(-1, num_labels, 4)[:, 1:].reshape(-1, 4)
             labels = torch.arange(1, num_labels, device=s.device).expand(s.shape[0], -1).reshape(-1)
             scores = s[:, 1:].reshape(-1)

@@ -56,6 +56,10 @@ class MMDetAnchorGenerator(AnchorGenerator):
         self.anchor_scale = scale
         super().__init__(sizes=tuple((s * scale,) for s in strides), aspect_ratios=(ratios,) * len(strides))
 
+    def set_cell_anchors(self, dtype: torch.dtype, device: torch.device) -> None:
+        """Anchors are float32 whatever the feature maps' dtype (box arithmetic: see model.boxes)."""
+        super().set_cell_anchors(torch.float32, device)
+
     def generate_anchors(
         self, scales: list[int] | tuple, aspect_ratios: list[float] | tuple,
         dtype: torch.dtype = torch.float32, device: torch.device | None = None,
