@@ -19,8 +19,8 @@ Opt = typer.Option
 
 
 def segment(
-    source: Annotated[str, typer.Argument(help="Image, folder, glob, .txt list, video file, webcam index or stream URL.",
-                                          show_default=False)],
+    source: Annotated[list[str], typer.Argument(help="Image, folder, glob, .txt list, video file, webcam index or "
+                                                "stream URL; or several image files.", show_default=False)],
     output: Annotated[Path | None, Opt("-o", "--output", help="out.mp4/.mkv for video; a folder for images. "
                                        "Default: runs/segment/predictN/.")] = None,
     weights: WeightsOpt = None,
@@ -76,7 +76,7 @@ def segment(
                             audio=not no_audio, crf=crf, overwrite=overwrite)
         predictor = Predictor(weights or default_weights(), device=device, half=half, imgsz=imgsz, scale=scale,
                               conf=conf, classes=wanted, batch=batch, backend=backend, threads=threads)
-        announce_demo(predictor.backend.trained_on, source, quiet)
+        announce_demo(predictor.backend.trained_on, src.name, quiet)
         print_notes(predictor.notes)
         if not quiet:
             stderr.print(f"segmenting {src.name} with {predictor.backend.note} -> {plan.root}", markup=False)
@@ -96,5 +96,7 @@ def segment(
 
 
 def _arguments(params: dict) -> dict:
-    """The command's parameters as YAML-friendly values (for ``args.yaml``)."""
+    """The command's parameters as YAML-friendly values (for ``args.yaml``; one source as a string)."""
+    if len(params["source"]) == 1:
+        params["source"] = params["source"][0]
     return {k: str(v) if isinstance(v, Path) else v for k, v in params.items()}

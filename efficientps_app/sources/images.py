@@ -135,7 +135,13 @@ def glob_source(pattern: str) -> ImageSource:
 
 def list_source(path: Path, name: str) -> ImageSource:
     """The image files named in a ``.txt`` list (one path per line, relative to the list, ``#`` comments)."""
-    return _image_source(_list_file(path), None, name)
+    return files_source(_list_file(path), name)
+
+
+def files_source(paths: list[Path], name: str) -> ImageSource:
+    """Image files named one by one, in the order given (output names: the file names, or the paths when two
+    share a name)."""
+    return _image_source(paths, None, name)
 
 
 def file_source(path: Path, name: str) -> ImageSource:

@@ -215,3 +215,16 @@ def test_an_interruption_ends_one_way_wherever_it_comes(tiny_weights, tmp_path, 
     monkeypatch.setattr(predictor_module.Predictor, "__init__", loading)
     code, _, err = run(["segment", str(src), "-o", str(tmp_path / "b.mp4"), "--weights", str(tiny_weights)], capsys)
     assert (code, err) == (130, "error: interrupted\n")
+
+
+def test_an_unquoted_glob_is_several_image_files(tiny_weights, tmp_path, capsys):
+    """``segment in/*.png`` reaches the command as several paths: all are segmented, in order."""
+    src = _images(tmp_path / "in", n=3)
+    files = sorted(str(p) for p in src.glob("*.png"))
+    code, _, err = run(["segment", *files[:2], "-o", str(tmp_path / "out"), "--weights", str(tiny_weights), "-q"],
+                       capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [Path(f).name for f in files[:2]]
+    make_video(tmp_path / "clip.mp4", frames=2, audio=None)
+    code, _, err = run(["segment", files[0], str(tmp_path / "clip.mp4"), "--weights", str(tiny_weights)], capsys)
+    assert code == 1 and "clip.mp4: not an image file" in err and len(err.strip().splitlines()) == 1

@@ -90,3 +90,22 @@ def test_exif_orientation_is_applied(tmp_path):
     out = read_image_file(tmp_path / "r.jpg")
     assert out.shape == (20, 10, 3)
     assert out[:5].mean() > 200 and out[-5:].mean() < 50  # the white band is now on top
+
+
+def test_several_image_files_are_one_source_in_the_order_given(tmp_path):
+    """What the shell makes of an unquoted glob: one image source of those files, in order."""
+    b, a = _png(tmp_path / "b.png"), _png(tmp_path / "sub" / "a.jpg")
+    source = open_source([str(b), str(a)])
+    assert source.kind == "images" and source.total == 2 and _names(source) == ["b.png", "a.jpg"]
+    assert _names(open_source([str(a)])) == ["a.jpg"]  # one element: the same as that source alone
+    assert _names(open_source([str(tmp_path / "sub")])) == ["a.jpg"]
+
+
+@pytest.mark.parametrize("other, message", [("clip.mp4", "clip.mp4: not an image file"),
+                                            ("sub", "sub: a folder"), ("gone.png", "gone.png: no such file")])
+def test_several_sources_must_all_be_image_files(tmp_path, monkeypatch, other, message):
+    monkeypatch.chdir(tmp_path)
+    _png(tmp_path / "a.png"), _png(tmp_path / "sub" / "c.png")
+    (tmp_path / "clip.mp4").write_bytes(b"\0")
+    with pytest.raises(SourceError, match=message):
+        open_source(["a.png", other])
