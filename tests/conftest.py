@@ -33,3 +33,13 @@ def make_target(height: int, width: int, boxes: list[tuple[int, int, int, int]],
 def tiny_model() -> EfficientPS:
     torch.manual_seed(0)
     return build_efficientps(PRESETS["tiny"])
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: the suite runs a worker per core (xdist), and two threads each would compete;
+    a training run on one thread is also the same run every time on the same CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,4 +1,5 @@
-"""Proof that it learns: the tiny preset trained from scratch on synthetic scenes (CPU, about 2.5 minutes)."""
+"""Proof that it learns: the tiny preset trained from scratch on synthetic scenes (CPU, one thread, a few
+minutes)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ warmup 36 iterations (10% of the run), x0.1 at epochs 23 and 27 (0.75 and 0.9 of
 
 
 @pytest.mark.slow
-def test_tiny_model_learns_panoptic_segmentation(tmp_path: Path):
+def test_tiny_model_learns_panoptic_segmentation(tmp_path: Path, one_thread):
     data = tmp_path / "cs"
     write_synthetic_cityscapes(data, train=48, val=8, size=(128, 256), seed=3)
     prepare_dataset(data)

@@ -91,15 +91,6 @@ def _check_the_apps(weights: Path, tmp_path: Path, names: list[str]) -> None:
     window.close()
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread: the suite runs a worker per core (xdist), and two threads each would compete."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_tiny_model_learns_a_coco_panoptic_dataset_with_its_own_classes(tmp_path: Path, monkeypatch, one_thread):
     monkeypatch.chdir(tmp_path)
