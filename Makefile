@@ -45,7 +45,7 @@ export CHECK_PYTHON
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c "$$CHECK_PYTHON"
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip setuptools wheel
+	$(PIP) install -c $(CONSTRAINTS) --upgrade pip setuptools wheel
 ifeq ($(TORCH),cpu)
 	$(PIP) install --no-deps -c $(CONSTRAINTS) --index-url $(TORCH_CPU_INDEX) torch torchvision
 else ifneq ($(TORCH),cuda)
