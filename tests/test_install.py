@@ -66,7 +66,7 @@ def test_constraints_resolve_for_each_supported_python(version, tmp_path):
         pytest.skip("the package index is not reachable (no network)")
     report = tmp_path / "report.json"
     cmd = [sys.executable, "-m", "pip", "--python", python, "install", "--dry-run", "--ignore-installed",
-           "--only-binary=:all:", "--retries", "1", "--timeout", "60", "--report", str(report),
+           "--prefer-binary", "--retries", "1", "--timeout", "60", "--report", str(report),
            "-c", str(ROOT / "constraints.txt"), f"{ROOT}[{EXTRAS[version]}]"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "PIP_NO_INPUT": "1"})
     if "--python" in done.stderr and "no such option" in done.stderr:

@@ -41,12 +41,12 @@ def test_doctor_warns_when_onnxruntime_gpu_and_torch_disagree(capsys, monkeypatc
     ort = pytest.importorskip("onnxruntime")
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    monkeypatch.setattr(environment, "_onnxruntime_cuda_major", lambda: 12)
+    monkeypatch.setattr(doctor, "_onnxruntime_cuda_major", lambda: 12)
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     assert main(["doctor", "--json"]) == 0
     check = next(c for c in json.loads(capsys.readouterr().out) if c["name"] == "onnxruntime")
     assert check["status"] == "warn" and "built for CUDA 12, torch for CUDA 13.0" in check["detail"]
-    monkeypatch.setattr(environment, "_onnxruntime_cuda_major", lambda: 13)
+    monkeypatch.setattr(doctor, "_onnxruntime_cuda_major", lambda: 13)
     assert main(["doctor", "--json"]) == 0
     check = next(c for c in json.loads(capsys.readouterr().out) if c["name"] == "onnxruntime")
     assert check["status"] == "ok", check
