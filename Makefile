@@ -1,27 +1,81 @@
-# Two entry points for a fresh machine: `make demo` and `make test`. Each creates .venv on first use.
+# The README's two commands for a fresh machine: `make demo` and `make test`. Each creates .venv on first
+# use; later runs install nothing unless pyproject.toml or constraints.txt changed (`make clean` starts over).
+# Choices (docs/installation.md), e.g. `make demo PYTHON=python3.12 TORCH=cpu`:
+#   PYTHON   the interpreter for .venv, Python 3.10 to 3.13 (default python3)
+#   TORCH    cuda: PyPI's torch, a CUDA build that also runs on the CPU (default);
+#            cpu: PyTorch's CPU-only wheels from TORCH_CPU_INDEX (much smaller, no CUDA)
+#   EXTRAS   the project's extras (default cpu,dev; gpu,dev for ONNX Runtime with CUDA)
+#   IABN     the optional inplace-abn (train --norm iabn): auto builds it when a CUDA toolkit matching
+#            torch's CUDA is found, 1 always (a failure stops), 0 never; `make iabn` builds it later
+PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CONSTRAINTS := constraints.txt
-# inplace-abn is compiled against the installed torch (a CUDA build): it needs nvcc and a GPU
-# architecture list even on machines without a GPU.
-CUDA_HOME ?= /usr/local/cuda
+EXTRAS ?= cpu,dev
+TORCH ?= cuda
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+IABN ?= auto
+# inplace-abn compiles against the installed torch. With a CUDA build of torch that needs nvcc and a GPU
+# architecture list, even on a machine without a GPU. CUDA_HOME from the environment wins; otherwise the
+# usual install location, then the nvcc on PATH.
+ifeq ($(origin CUDA_HOME),undefined)
+CUDA_HOME := $(or $(wildcard /usr/local/cuda),$(patsubst %/bin/,%,$(dir $(realpath $(shell command -v nvcc 2>/dev/null)))))
+endif
 TORCH_CUDA_ARCH_LIST ?= 8.0;9.0
+NVCC := $(CUDA_HOME)/bin/nvcc
 
 .PHONY: venv iabn test demo demo-assets bench clean
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/.iabn
+
+# Python 3.10 to 3.13 are tested; the gpu extra needs 3.11+ (ONNX Runtime's CUDA 13 builds have no 3.10 wheels).
+define CHECK_PYTHON
+import sys
+v = sys.version_info[:2]
+if v < (3, 10):
+    sys.exit(f"efficientps needs Python 3.10 or newer; {sys.executable} is {v[0]}.{v[1]}: choose another with PYTHON=python3.12")
+if v > (3, 13):
+    print(f"warning: Python {v[0]}.{v[1]} is untested (tested: 3.10 to 3.13)", file=sys.stderr)
+if v < (3, 11) and "gpu" in "$(EXTRAS)".split(","):
+    sys.exit("the gpu extra needs Python 3.11 or newer: ONNX Runtime's builds for torch's CUDA 13 have no Python 3.10 wheels")
+endef
+export CHECK_PYTHON
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
-	python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip setuptools wheel
-	$(PIP) install -q -c $(CONSTRAINTS) -e ".[cpu,dev]"
-	$(MAKE) iabn
-	touch $@
+	@$(PYTHON) -c "$$CHECK_PYTHON"
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -c $(CONSTRAINTS) --upgrade pip setuptools wheel
+ifeq ($(TORCH),cpu)
+	$(PIP) install --no-deps -c $(CONSTRAINTS) --index-url $(TORCH_CPU_INDEX) torch torchvision
+else ifneq ($(TORCH),cuda)
+	$(error TORCH must be cuda or cpu, not '$(TORCH)')
+endif
+	$(PIP) install -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
+	@touch $@
 
-iabn:
+# Decided once per venv (the stamp), so a second run repeats nothing.
+$(VENV)/.iabn: $(VENV)/.installed
+	@nvcc=$$([ -x "$(NVCC)" ] && "$(NVCC)" --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p'); \
+	torch=$$($(PY) -c "import torch; print((torch.version.cuda or '').split('.')[0])"); \
+	if [ "$(IABN)" = 1 ] || { [ "$(IABN)" = auto ] && [ -n "$$torch" ] && [ "$$nvcc" = "$$torch" ]; }; then \
+		$(MAKE) --no-print-directory iabn || { echo "inplace-abn is optional: IABN=0 goes without it" >&2; exit 1; }; \
+	elif [ "$(IABN)" = auto ]; then \
+		if [ -z "$$torch" ]; then why="torch is a CPU build"; \
+		elif [ -z "$$nvcc" ]; then why="no CUDA toolkit (no nvcc under CUDA_HOME=$(CUDA_HOME))"; \
+		else why="the CUDA toolkit is $$nvcc.x, torch's CUDA is $$torch.x"; fi; \
+		echo "inplace-abn (optional, for train --norm iabn) not built: $$why; make iabn builds it"; \
+	fi
+	@touch $@
+
+iabn: $(VENV)/.installed
+	@torch=$$($(PY) -c "import torch; print(torch.version.cuda or '')"); \
+	if [ -n "$$torch" ] && ! [ -x "$(NVCC)" ]; then \
+		echo "inplace-abn builds against torch's CUDA $$torch and needs that CUDA toolkit's nvcc: none at" \
+			"CUDA_HOME=$(CUDA_HOME) (set CUDA_HOME, or use TORCH=cpu)" >&2; exit 1; fi
+	$(PIP) install -c $(CONSTRAINTS) setuptools-scm
 	SETUPTOOLS_SCM_PRETEND_VERSION=1.1.0 CUDA_HOME="$(CUDA_HOME)" TORCH_CUDA_ARCH_LIST="$(TORCH_CUDA_ARCH_LIST)" \
-	MAX_JOBS=2 $(PIP) install -q --no-build-isolation -c $(CONSTRAINTS) "inplace-abn==1.1.0"
+	MAX_JOBS=2 $(PIP) install --no-build-isolation -c $(CONSTRAINTS) "inplace-abn==1.1.0"
 
 test: venv
 	$(PY) -m pytest -q -n 2
@@ -32,6 +86,7 @@ demo: venv
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/efficientps view assets/demo_drive.mp4 --frame 75 \
 		--screenshot runs/demo/viewer.png
 	@echo "demo outputs in runs/demo/: demo_drive_panoptic.mp4 (H.264 + audio), demo_drive_panoptic.jsonl, viewer.png"
+	@echo "the efficientps command is $(VENV)/bin/efficientps: run '. $(VENV)/bin/activate' to put it on your PATH"
 
 # Rebuilds the bundled demo assets from scratch (about 40 minutes on 2 CPU cores).
 DEMO_DATA ?= data/synth-demo

@@ -6,8 +6,10 @@ Each probe imports lazily and never raises: a missing optional package is a find
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Literal
 
 Status = Literal["ok", "warn", "missing"]
@@ -49,14 +51,62 @@ def _timm() -> list[Check]:
     return [Check("timm", "ok", timm.__version__, True)]
 
 
+def cuda_major(requirements: Iterable[str]) -> int | None:
+    """The CUDA major version a wheel was built for, read off its requirements (``Requires-Dist`` lines).
+
+    NVIDIA's library wheels carry it as a suffix (``nvidia-cudnn-cu12``) or, from CUDA 13 on, as the version of
+    the unsuffixed runtime (``nvidia-cuda-runtime~=13.0``, ``cuda-toolkit[cudart]==13.0.3``). None when the
+    requirements name no CUDA wheel, or name two majors.
+    """
+    majors = set()
+    for requirement in requirements:
+        name = re.match(r"\s*([A-Za-z0-9._-]*)", requirement).group(1).lower().replace("_", "-")
+        if suffix := re.search(r"-cu(\d+)$", name):
+            majors.add(int(suffix.group(1)))
+        elif name in ("nvidia-cuda-runtime", "cuda-toolkit") and (version := re.search(r"[=~]=\s*(\d+)", requirement)):
+            majors.add(int(version.group(1)))
+    return majors.pop() if len(majors) == 1 else None
+
+
+def _onnxruntime_cuda_major() -> int | None:
+    """The CUDA major version of the installed onnxruntime-gpu: its build info, else its wheel's requirements."""
+    try:
+        from onnxruntime.capi.build_and_package_info import cuda_version  # only GPU builds define it
+
+        return int(str(cuda_version).split(".")[0])
+    except (ImportError, ValueError):
+        pass
+    try:
+        return cuda_major(metadata.requires("onnxruntime-gpu") or [])
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cuda_mismatch(onnxruntime_cuda: int | None, torch_cuda: str | None) -> str | None:
+    """Why ONNX Runtime's CUDA provider cannot share torch's CUDA libraries, or None when the majors agree.
+
+    Args:
+        onnxruntime_cuda: the CUDA major version onnxruntime-gpu was built for (None: unknown).
+        torch_cuda: ``torch.version.cuda`` ("13.0"; None for a CPU build of torch).
+    """
+    if onnxruntime_cuda is None or not torch_cuda or int(torch_cuda.split(".")[0]) == onnxruntime_cuda:
+        return None
+    return (f"onnxruntime-gpu is built for CUDA {onnxruntime_cuda}, torch for CUDA {torch_cuda}: the CUDA provider "
+            f"needs onnxruntime-gpu's CUDA {torch_cuda.split('.')[0]} build (the gpu extra with constraints.txt, "
+            "docs/installation.md)")
+
+
 def _onnxruntime() -> list[Check]:
     import onnxruntime as ort
+    import torch
 
     providers = ort.get_available_providers()
     status: Status = "ok" if "CUDAExecutionProvider" in providers else "warn"
     detail = f"{ort.__version__}; providers: {', '.join(providers)}"
     if status == "warn":
         detail += " (CPU only; for CUDA install the gpu extra)"
+    elif mismatch := cuda_mismatch(_onnxruntime_cuda_major(), torch.version.cuda):
+        status, detail = "warn", f"{detail}; {mismatch}"
     return [Check("onnxruntime", status, detail)]
 
 
