@@ -6,21 +6,27 @@ Exit codes: 0 done; 1 error; 3 done, but some input images could not be read (th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from efficientps_app.commands.options import DeviceOpt, HalfOpt, ImgszOpt, WeightsOpt
 from efficientps_app.console import print_notes, stderr
-from efficientps_app.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EfficientPSError
+from efficientps_app.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EfficientPSError, OutputError, SourceError
 from efficientps_app.outputs.plan import plan_outputs
+
+if TYPE_CHECKING:
+    from efficientps_app.outputs.render import RenderOptions
+    from efficientps_app.sharding import Shard
 
 Opt = typer.Option
 
 
 def segment(
     source: Annotated[list[str], typer.Argument(help="Image, folder, glob, .txt list, video file, webcam index or "
-                                                "stream URL; or several image files.", show_default=False)],
+                                                "stream URL; or several image files; several files or folders "
+                                                "with -o DIR: a collection run (docs/cli.md).",
+                                                show_default=False)],
     output: Annotated[Path | None, Opt("-o", "--output", help="out.mp4/.mkv for video; a folder for images. "
                                        "Default: runs/segment/predictN/.")] = None,
     weights: WeightsOpt = None,
@@ -52,6 +58,15 @@ def segment(
     no_labels: Annotated[bool, Opt("--no-labels", help="No class/score text.")] = False,
     no_contours: Annotated[bool, Opt("--no-contours", help="No instance outlines.")] = False,
     no_legend: Annotated[bool, Opt("--no-legend", help="No legend.")] = False,
+    save_semantic: Annotated[bool, Opt("--save-semantic", help="Also write semantic PNGs per frame (trainIds, "
+                                       "labelIds, colour).")] = False,
+    masks: Annotated[str, Opt("--masks", help="--save-json: each segment's pixels as none or rle (COCO "
+                              "compressed RLE).")] = "none",
+    save_crops: Annotated[bool, Opt("--save-crops", help="Also write a crop of every thing instance.")] = False,
+    shard: Annotated[str | None, Opt("--shard", help="Collection run: segment only shard i/N of the files "
+                                     "(torchrun sets it from its rank).", metavar="i/N")] = None,
+    skip_existing: Annotated[bool, Opt("--skip-existing", help="Collection run: leave out the files the output "
+                                       "folder's manifest records as done.")] = False,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace existing outputs.")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> int:
@@ -60,20 +75,26 @@ def segment(
     Exit codes: 0 done, 1 error, 2 usage error, 3 done but some images could not be read, 130 interrupted.
     """
     arguments = _arguments(dict(locals()))
-    from efficientps_app.inference.predictor import Predictor
     from efficientps_app.outputs.render import RenderOptions
+    from efficientps_app.sharding import current_shard
+
+    wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
+    options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
+                            side_by_side=side_by_side)
+    split = current_shard(shard)
+    if split.torchrun or shard is not None or skip_existing or (output is not None and _several_files(source)):
+        return _collection(arguments, split, wanted, options)
+    from efficientps_app.inference.predictor import Predictor
     from efficientps_app.pipeline import run_pipeline
     from efficientps_app.progress import FrameProgress, print_summary
     from efficientps_app.sources.dispatch import open_source
     from efficientps_app.assets import announce_demo, default_weights
 
-    wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
-    options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
-                            side_by_side=side_by_side)
     with open_source(source, recursive=recursive, stream_buffer=stream_buffer, vid_stride=vid_stride,
                      start=start, end=end) as src:
-        plan = plan_outputs(src, output, save_panoptic=save_panoptic, save_json=save_json,
-                            audio=not no_audio, crf=crf, overwrite=overwrite)
+        plan = plan_outputs(src, output, save_panoptic=save_panoptic, save_json=save_json, masks=masks,
+                            save_semantic=save_semantic, save_crops=save_crops, audio=not no_audio, crf=crf,
+                            overwrite=overwrite)
         predictor = Predictor(weights or default_weights(), device=device, half=half, imgsz=imgsz, scale=scale,
                               conf=conf, classes=wanted, batch=batch, backend=backend, threads=threads)
         announce_demo(predictor.backend.trained_on, src.name, quiet)
@@ -100,3 +121,37 @@ def _arguments(params: dict) -> dict:
     if len(params["source"]) == 1:
         params["source"] = params["source"][0]
     return {k: str(v) if isinstance(v, Path) else v for k, v in params.items()}
+
+
+def _several_files(source: list[str]) -> bool:
+    """Several sources that are not all image files (those are one image source): a collection run."""
+    from efficientps_app.sources.dispatch import image_files
+
+    if len(source) < 2:
+        return False
+    try:
+        image_files(source)
+    except SourceError:
+        return True
+    return False
+
+
+def _collection(a: dict, split: Shard, wanted: list[str] | None, options: RenderOptions) -> int:
+    """Several files, ``--shard``, torchrun or ``--skip-existing``: the collection run (docs/cli.md)."""
+    from efficientps_app.assets import default_weights
+    from efficientps_app.collection import CollectionRequest, run_collection
+
+    if a["output"] is None:
+        raise OutputError("a collection run (--shard, torchrun or --skip-existing) needs -o OUT_DIR")
+    sources = a["source"] if isinstance(a["source"], list) else [a["source"]]
+    request = CollectionRequest(
+        tuple(sources), Path(a["output"]), split, skip_existing=a["skip_existing"], overwrite=a["overwrite"],
+        recursive=a["recursive"], open_args={k: a[k] for k in ("vid_stride", "start", "end")},
+        plan_args={"save_panoptic": a["save_panoptic"], "save_json": a["save_json"], "masks": a["masks"],
+                   "save_semantic": a["save_semantic"], "save_crops": a["save_crops"], "audio": not a["no_audio"],
+                   "crf": a["crf"]},
+        predictor_args={"weights": a["weights"] or default_weights(), "device": a["device"], "half": a["half"],
+                        "imgsz": a["imgsz"], "scale": a["scale"], "conf": a["conf"], "classes": wanted,
+                        "batch": a["batch"], "backend": a["backend"], "threads": a["threads"]},
+        max_frames=a["max_frames"], smooth_stuff=a["smooth_stuff"], quiet=a["quiet"])
+    return run_collection(request, options)

@@ -2,9 +2,11 @@
 loaded; the plan then builds the sinks.
 
 * Images: ``-o DIR`` (default ``runs/segment/predictN/``) gets overlays under the images' relative names,
-  plus ``panoptic.json`` + ``panoptic/`` and ``predictions.jsonl`` when asked for.
+  plus ``panoptic.json`` + ``panoptic/`` and ``predictions.jsonl`` when asked for (a collection run, one image
+  per plan: ``STEM_panoptic.json`` + ``STEM_panoptic/`` and ``STEM.jsonl``), ``semantic/`` and ``crops/``.
 * Video and live sources: ``-o out.mp4`` (``.mkv``, ``.mov``, ``.m4v``) or ``-o DIR`` (then ``DIR/STEM.mp4``);
-  ``STEM_panoptic.json`` + ``STEM_panoptic/`` and ``STEM.jsonl`` go next to the video.
+  ``STEM_panoptic.json`` + ``STEM_panoptic/``, ``STEM.jsonl``, ``STEM_semantic/`` and ``STEM_crops/`` go next
+  to the video.
 * The default run folder also gets ``args.yaml`` with the command's arguments.
 """
 
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from efficientps_app.errors import OutputError
+from efficientps_app.outputs.exports import existing_crops, semantic_paths
 from efficientps_app.outputs.files import refuse_existing, write_text_atomic
 from efficientps_app.outputs.video_writer import CONTAINERS
 
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from model.classes import ClassSpec
 
 RUNS_DIR = Path("runs/segment")
+MASK_FORMATS = ("none", "rle")  # how --save-json writes each segment's pixels
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class OutputPlan:
         video: The overlay video (video and live sources), or None.
         panoptic: COCO panoptic JSON (its PNGs go into the folder of the same stem), or None.
         jsonl: JSON lines of segments, or None.
+        masks: How the JSON lines hold each segment's pixels: ``none`` or ``rle`` (COCO compressed RLE).
+        semantic: Folder of semantic PNGs (trainIds, labelIds, colour per frame), or None.
+        crops: Folder of thing-instance crops (one sub-folder per class), or None.
         fps, audio_from, crf: How the video is written.
         arguments_file: ``args.yaml`` of a default run folder, or None.
     """
@@ -48,6 +55,9 @@ class OutputPlan:
     video: Path | None = None
     panoptic: Path | None = None
     jsonl: Path | None = None
+    masks: str = "none"
+    semantic: Path | None = None
+    crops: Path | None = None
     fps: float | None = None
     audio_from: Path | None = None
     crf: int = 20
@@ -55,6 +65,7 @@ class OutputPlan:
 
     def start(self, classes: tuple[ClassSpec, ...], arguments: dict) -> list[Sink]:
         """The sinks of the run (for a model with these classes); writes ``arguments_file``."""
+        from efficientps_app.outputs.exports import CropSink, SemanticSink
         from efficientps_app.outputs.sinks import ImageSink, JsonlSink, PanopticSink, VideoSink
 
         if self.arguments_file is not None:
@@ -67,7 +78,11 @@ class OutputPlan:
         if self.panoptic is not None:
             sinks.append(PanopticSink(self.panoptic, classes))
         if self.jsonl is not None:
-            sinks.append(JsonlSink(self.jsonl, classes))
+            sinks.append(JsonlSink(self.jsonl, classes, rle=self.masks == "rle"))
+        if self.semantic is not None:
+            sinks.append(SemanticSink(self.semantic, classes))
+        if self.crops is not None:
+            sinks.append(CropSink(self.crops, classes))
         return sinks
 
 
@@ -95,12 +110,25 @@ def plan_outputs(
     audio: bool,
     crf: int,
     overwrite: bool,
+    masks: str = "none",
+    save_semantic: bool = False,
+    save_crops: bool = False,
+    stem: str | None = None,
 ) -> OutputPlan:
     """Decide every output path and check them (before any model is loaded).
+
+    Args:
+        stem: image sources of a collection run (one image per plan): name the JSON outputs after this stem
+            instead of ``panoptic.json`` and ``predictions.jsonl`` (so that the images of a folder do not share
+            them).
 
     Raises:
         OutputError: an output exists (without ``overwrite``) or ``-o`` does not fit the source.
     """
+    if masks not in MASK_FORMATS:
+        raise OutputError(f"--masks {masks}: expected one of {', '.join(MASK_FORMATS)}")
+    if masks != "none" and not save_json:
+        raise OutputError(f"--masks {masks} goes with --save-json (the masks are written into the JSON lines)")
     run_dir = output is None
     root = next_run_dir() if run_dir else output
     if source.kind == "images":
@@ -110,7 +138,10 @@ def plan_outputs(
             raise OutputError(f"-o {output}: exists and is not a folder")
         plan = OutputPlan(root, images=root)
         targets = [root / rel for rel in source.relative]
-        side = root / "panoptic.json", root / "predictions.jsonl"
+        side = (root / "panoptic.json", root / "predictions.jsonl") if stem is None else \
+            (root / f"{stem}_panoptic.json", root / f"{stem}.jsonl")
+        extra = root / "semantic", root / "crops"
+        frame_stems = [str(Path(rel).with_suffix("")) for rel in source.relative]
     else:
         if root.suffix and root.suffix.lower() not in CONTAINERS:
             raise OutputError(f"-o {output}: unsupported video container (use {', '.join(CONTAINERS)})")
@@ -119,11 +150,19 @@ def plan_outputs(
                           audio_from=getattr(source, "path", None) if audio else None)
         targets = [video]
         side = video.with_name(f"{video.stem}_panoptic.json"), video.with_suffix(".jsonl")
+        extra = video.with_name(f"{video.stem}_semantic"), video.with_name(f"{video.stem}_crops")
+        frame_stems = None  # the folders are the video's own
     if save_panoptic:
         plan = replace(plan, panoptic=side[0])
         targets += [side[0], side[0].with_suffix("")]
     if save_json:
-        plan = replace(plan, jsonl=side[1])
+        plan = replace(plan, jsonl=side[1], masks=masks)
         targets.append(side[1])
+    if save_semantic:
+        plan = replace(plan, semantic=extra[0])
+        targets += [extra[0]] if frame_stems is None else [p for s in frame_stems for p in semantic_paths(extra[0], s)]
+    if save_crops:
+        plan = replace(plan, crops=extra[1])
+        targets += [extra[1]] if frame_stems is None else [p for s in frame_stems for p in existing_crops(extra[1], s)]
     refuse_existing(targets, overwrite)
     return replace(plan, arguments_file=root / "args.yaml") if run_dir else plan

@@ -8,7 +8,8 @@ started. Formats:
   ``category_id`` = labelId, ``image_id`` = the file stem without ``_leftImg8bit`` (video: stem_frame, and
   each image also has ``frame_index`` and ``time_s``; things have their ``track_id``).
 * JSONL: one line per frame with the frame index, source, time and segments (train-id categories, names,
-  scores, areas, boxes and track ids).
+  scores, areas, boxes and track ids; with ``rle``, each segment's pixels as COCO compressed RLE in
+  ``segmentation``: :mod:`efficientps_app.outputs.rle`).
 """
 
 from __future__ import annotations
@@ -153,12 +154,12 @@ def segment_records(prediction: Prediction, classes: tuple[ClassSpec, ...]) -> l
 
 
 class JsonlSink:
-    """One JSON line per frame."""
+    """One JSON line per frame (``rle``: with each segment's mask)."""
 
     needs_overlay = False
 
-    def __init__(self, path: Path, classes: tuple[ClassSpec, ...]) -> None:
-        self.path, self.classes = path, classes
+    def __init__(self, path: Path, classes: tuple[ClassSpec, ...], rle: bool = False) -> None:
+        self.path, self.classes, self.rle = path, classes, rle
         self._tmp = temp_path(path)
         self._file = None
 
@@ -171,6 +172,12 @@ class JsonlSink:
         line = {"frame": meta.index, "source": meta.source_name,
                 "pts": None if meta.timestamp_s is None else round(meta.timestamp_s, 6),
                 "width": w, "height": h, "segments": segment_records(prediction, self.classes)}
+        if self.rle:
+            from efficientps_app.outputs.rle import empty_mask, encode_masks
+
+            masks = encode_masks(prediction.result.panoptic.numpy())
+            for record in line["segments"]:
+                record["segmentation"] = masks.get(record["id"]) or empty_mask(h, w)
         self._file.write(json.dumps(line) + "\n")
 
     def close(self, keep: bool, complete: bool) -> list[Path]:

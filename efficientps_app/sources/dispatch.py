@@ -87,7 +87,7 @@ def image_files(specs: Sequence[str | Path]) -> list[Path]:
         if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
             what = "a folder" if path.is_dir() else f"not an image file ({', '.join(sorted(IMAGE_SUFFIXES))})"
             raise SourceError(f"{spec}: {what}; several sources must all be image files (give a folder, a "
-                              "video or a stream on its own)")
+                              "video or a stream on its own, or several with -o DIR for a collection run)")
         paths.append(path)
     return paths
 

@@ -89,14 +89,15 @@ def read_image_file(path: str | Path) -> np.ndarray:
         raise SourceError(f"{path}: cannot decode image ({err})") from None
 
 
-def _natural_key(path: Path) -> list:
+def natural_key(path: Path) -> list:
+    """Sort key: numbers in the path compare as numbers (img2 before img10), case ignored."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
     pattern = "**/*" if recursive else "*"
     return sorted((p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
-                  key=_natural_key)
+                  key=natural_key)
 
 
 def _image_source(paths: list[Path], root: Path | None, name: str) -> ImageSource:
@@ -129,8 +130,8 @@ def folder_source(folder: Path, recursive: bool, name: str) -> ImageSource:
 def glob_source(pattern: str) -> ImageSource:
     """The image files matching a glob pattern (``**`` descends), in natural order."""
     matches = [Path(p) for p in glob.glob(str(Path(pattern).expanduser()), recursive=True)]
-    images = sorted((p for p in matches if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural_key)
-    return _image_source(images, _glob_root(pattern), pattern)
+    images = sorted((p for p in matches if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=natural_key)
+    return _image_source(images, glob_root(pattern), pattern)
 
 
 def list_source(path: Path, name: str) -> ImageSource:
@@ -149,7 +150,7 @@ def file_source(path: Path, name: str) -> ImageSource:
     return _image_source([path], path.parent, name)
 
 
-def _glob_root(pattern: str) -> Path:
+def glob_root(pattern: str) -> Path:
     """The folder part of a glob before its first wildcard."""
     parts = Path(pattern).parts
     first_wild = next((i for i, p in enumerate(parts) if any(c in p for c in "*?[")), len(parts))
