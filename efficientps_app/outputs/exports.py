@@ -6,7 +6,7 @@
   void), ``NAME_labelIds.png`` (8-bit, the dataset's label id, e.g. the Cityscapes labelId, 0 = void) and
   ``NAME_color.png`` (RGB, the class colours, black = void). The classes are the panoptic result's, so they
   agree with the overlay and the panoptic PNG (``--classes`` and the fusion's void apply).
-* Crops: ``CLASS/NAME_ID.jpg`` in the crops folder, the source pixels inside each thing segment's box
+* Crops: ``CLASS/NAME_ID.png`` in the crops folder, the source pixels inside each thing segment's box
   (``ID`` is the segment id of the frame, as in the JSON outputs).
 
 Every file is written under a temporary name and renamed; a failed run removes what it wrote.
@@ -37,14 +37,14 @@ def semantic_paths(folder: Path, stem: str) -> list[Path]:
 
 def crop_path(folder: Path, class_name: str, stem: str, segment_id: int) -> Path:
     """Where the crop of segment ``segment_id`` of the frame named ``stem`` goes."""
-    return folder / class_name / f"{stem}_{segment_id}.jpg"
+    return folder / class_name / f"{stem}_{segment_id}.png"
 
 
 def existing_crops(folder: Path, stem: str) -> list[Path]:
     """The crops of the frame named ``stem`` already in ``folder`` (any class)."""
     parent, name = Path(stem).parent, Path(stem).name
-    pattern = re.compile(rf"{re.escape(name)}_\d+\.jpg")
-    return [p for p in folder.glob(f"*/{parent}/{name}_*.jpg") if pattern.fullmatch(p.name)] if folder.is_dir() else []
+    pattern = re.compile(rf"{re.escape(name)}_\d+\.png")
+    return [p for p in folder.glob(f"*/{parent}/{name}_*.png") if pattern.fullmatch(p.name)] if folder.is_dir() else []
 
 
 def semantic_maps(prediction: Prediction, classes: tuple[ClassSpec, ...]) -> list[np.ndarray]:
@@ -107,7 +107,7 @@ class SemanticSink(_Written):
 
 
 class CropSink(_Written):
-    """The source pixels of every thing instance, one JPEG per instance in a folder per class."""
+    """The source pixels of every thing instance, one PNG per instance in a folder per class."""
 
     def __init__(self, folder: Path, classes: tuple[ClassSpec, ...]) -> None:
         super().__init__(folder)
