@@ -21,6 +21,7 @@ from efficientps_app.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EfficientPSEr
 from efficientps_app.outputs.exports import semantic_paths
 from efficientps_app.outputs.manifest import MANIFEST_DIR, InputRecord, ManifestWriter, read_manifest
 from efficientps_app.outputs.plan import OutputPlan, plan_outputs
+from efficientps_app.outputs.video_writer import CONTAINERS
 from efficientps_app.sharding import Shard, SummaryGroup, assign, shard_device, shard_threads
 from efficientps_app.sources.collection import InputFile, collect_inputs, frame_count, open_input
 
@@ -94,7 +95,7 @@ def _check_output(request: CollectionRequest) -> None:
     out = request.output
     if out.exists() and not out.is_dir():
         raise OutputError(f"-o {out}: a collection run writes into a folder; this is a file")
-    if out.suffix.lower() in (".mp4", ".mkv", ".mov", ".m4v"):
+    if out.suffix.lower() in CONTAINERS:
         raise OutputError(f"-o {out}: a collection run writes into a folder, not one video")
 
 

@@ -72,8 +72,8 @@ def _write_png_grey(path: Path, grey: np.ndarray) -> None:
             raise OSError(f"{path}: could not write the image")
 
 
-class _Written:
-    """The files a sink wrote, removed when the run fails."""
+class FilesSink:
+    """A sink that writes files into ``folder`` (one or more per frame) and removes them when the run fails."""
 
     needs_overlay = False
 
@@ -88,7 +88,7 @@ class _Written:
         return [self.folder] if self.written else []
 
 
-class SemanticSink(_Written):
+class SemanticSink(FilesSink):
     """Per-frame semantic PNGs: train ids, label ids and colours."""
 
     def __init__(self, folder: Path, classes: tuple[ClassSpec, ...]) -> None:
@@ -106,7 +106,7 @@ class SemanticSink(_Written):
         self.written += paths
 
 
-class CropSink(_Written):
+class CropSink(FilesSink):
     """The source pixels of every thing instance, one PNG per instance in a folder per class."""
 
     def __init__(self, folder: Path, classes: tuple[ClassSpec, ...]) -> None:

@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from efficientps_app.inference.predictor import Prediction
+from efficientps_app.outputs.exports import FilesSink
 from efficientps_app.outputs.files import finish, temp_path, write_image_atomic, write_text_atomic
 from efficientps_app.outputs.video_writer import VideoWriter
 from model.classes import ClassSpec
@@ -46,26 +47,16 @@ def frame_stem(pred: Prediction) -> str:
     return f"{Path(meta.source_name).stem or 'stream'}_{meta.index:06d}"
 
 
-class ImageSink:
+class ImageSink(FilesSink):
     """Overlay images under ``folder``, with the source images' relative names."""
 
     needs_overlay = True
-
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.written = folder, []
 
     def write(self, prediction: Prediction, overlay: np.ndarray | None) -> None:
         rel = prediction.frame.meta.relative_path or f"{frame_stem(prediction)}.png"
         path = self.folder / rel
         write_image_atomic(path, overlay)
         self.written.append(path)
-
-    def close(self, keep: bool, complete: bool) -> list[Path]:
-        if not keep:
-            for path in self.written:
-                path.unlink(missing_ok=True)
-            return []
-        return [self.folder] if self.written else []
 
 
 class VideoSink:

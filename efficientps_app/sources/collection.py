@@ -8,7 +8,6 @@ came from. That name is where its outputs go below ``-o`` and its key in the run
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,12 @@ from pathlib import Path
 from efficientps_app.errors import SourceError
 from efficientps_app.sources.dispatch import STREAM_SCHEMES
 from efficientps_app.sources.frames import Source, SourceKind
-from efficientps_app.sources.images import IMAGE_SUFFIXES, file_source, glob_root, list_source, natural_key
+from efficientps_app.sources.images import (IMAGE_SUFFIXES, file_source, files_in, files_matching, glob_root,
+                                            list_source)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".mts",
                             ".m2ts", ".flv", ".wmv", ".3gp"})  # what a folder or glob contributes as video
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -38,26 +39,18 @@ class InputFile:
     kind: SourceKind
 
 
-def _media_in(folder: Path, recursive: bool) -> list[Path]:
-    pattern = "**/*" if recursive else "*"
-    wanted = IMAGE_SUFFIXES | VIDEO_SUFFIXES
-    return sorted((p for p in folder.glob(pattern) if p.suffix.lower() in wanted and p.is_file()), key=natural_key)
-
-
 def _expand(spec: str, recursive: bool) -> list[tuple[Path, Path | None]]:
     """The files of one source as (path, root its relative name starts from)."""
     if spec.isdigit() or spec.lower().startswith(STREAM_SCHEMES):
         raise SourceError(f"{spec}: a live source cannot be part of a collection of files (segment it on its own)")
     path = Path(spec).expanduser()
     if path.is_dir():
-        found = _media_in(path, recursive)
+        found = files_in(path, recursive, MEDIA_SUFFIXES)
         if not found:
             raise SourceError(f"{spec}: no images or videos found")
         return [(p, path) for p in found]
     if not path.exists() and any(ch in spec for ch in "*?["):
-        wanted = IMAGE_SUFFIXES | VIDEO_SUFFIXES
-        matches = [Path(p) for p in glob.glob(str(path), recursive=True)]
-        found = sorted((p for p in matches if p.suffix.lower() in wanted and p.is_file()), key=natural_key)
+        found = files_matching(str(path), MEDIA_SUFFIXES)
         if not found:
             raise SourceError(f"{spec}: no images or videos match")
         return [(p, glob_root(str(path))) for p in found]

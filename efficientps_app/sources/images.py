@@ -94,10 +94,16 @@ def natural_key(path: Path) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
 
 
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
+def files_in(folder: Path, recursive: bool, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
+    """The files of ``folder`` (and below, ``recursive``) with these suffixes, in natural order."""
     pattern = "**/*" if recursive else "*"
-    return sorted((p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
-                  key=natural_key)
+    return sorted((p for p in folder.glob(pattern) if p.suffix.lower() in suffixes and p.is_file()), key=natural_key)
+
+
+def files_matching(pattern: str, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
+    """The files matching a glob pattern (``**`` descends) with these suffixes, in natural order."""
+    matches = [Path(p) for p in glob.glob(str(Path(pattern).expanduser()), recursive=True)]
+    return sorted((p for p in matches if p.suffix.lower() in suffixes and p.is_file()), key=natural_key)
 
 
 def _image_source(paths: list[Path], root: Path | None, name: str) -> ImageSource:
@@ -124,14 +130,12 @@ def _list_file(path: Path) -> list[Path]:
 
 def folder_source(folder: Path, recursive: bool, name: str) -> ImageSource:
     """The images in ``folder`` (and its sub-folders with ``recursive``), in natural order."""
-    return _image_source(_images_in(folder, recursive), folder, name)
+    return _image_source(files_in(folder, recursive), folder, name)
 
 
 def glob_source(pattern: str) -> ImageSource:
     """The image files matching a glob pattern (``**`` descends), in natural order."""
-    matches = [Path(p) for p in glob.glob(str(Path(pattern).expanduser()), recursive=True)]
-    images = sorted((p for p in matches if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=natural_key)
-    return _image_source(images, glob_root(pattern), pattern)
+    return _image_source(files_matching(pattern), glob_root(pattern), pattern)
 
 
 def list_source(path: Path, name: str) -> ImageSource:
