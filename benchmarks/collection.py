@@ -4,9 +4,9 @@ run (alternating, median of the repeats), on a synthetic collection of street im
     python benchmarks/collection.py --images 24 --videos 4 --seconds 2 --size 256 512
 
 Each figure is the whole command from start to exit (Python and torch start-up, model load, every file
-decoded, segmented and written with overlays), as a user meets it. One process uses all the machine's cores;
-under torchrun each of the N processes gets cores / N threads (what ``segment`` chooses). The load average
-before and after says what else the machine was doing.
+decoded, segmented and written with overlays), as a user meets it. Rows: one process on all the machine's
+cores (torch's default), one process on one thread, and 2 processes under torchrun, each on cores / 2 threads
+(what ``segment`` chooses). The load average before and after says what else the machine was doing.
 """
 
 from __future__ import annotations
@@ -67,14 +67,17 @@ def main() -> None:
         frames = args.images + args.videos * int(round(args.seconds * 8))
         segment = ["-m", "efficientps_app", "segment", str(work / "in"), "--weights", args.weights, "--device", "cpu",
                    "-q"]
-        setups = {1: [sys.executable, *segment, "--shard", "0/1"],
-                  2: [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *segment]}
+        cores = os.cpu_count() or 1
+        torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+        setups = {f"1 process x {cores} threads": [sys.executable, *segment, "--shard", "0/1"],
+                  "1 process x 1 thread": [sys.executable, *segment, "--shard", "0/1", "--threads", "1"],
+                  f"2 processes (torchrun) x {max(cores // 2, 1)} thread(s)": [*torchrun, *segment]}
         load_before = os.getloadavg()
-        walls: dict[int, list[float]] = {n: [] for n in setups}
+        walls: dict[str, list[float]] = {name: [] for name in setups}
         for r in range(args.repeats):
-            for n, command in setups.items():
-                out = work / f"out{n}_{r}"
-                walls[n].append(timed_run([*command, "-o", str(out)]))
+            for i, (name, command) in enumerate(setups.items()):
+                out = work / f"out{i}_{r}"
+                walls[name].append(timed_run([*command, "-o", str(out)]))
                 shutil.rmtree(out)
         load_after = os.getloadavg()
     finally:
@@ -82,11 +85,12 @@ def main() -> None:
     print(f"{files} files ({args.images} images + {args.videos} drives of {args.seconds:g} s at 8 fps = {frames} frames), "
           f"{args.size[0]}x{args.size[1]}, {Path(args.weights).name}, {os.cpu_count()} cores, median of {args.repeats}; "
           f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
-    print("\n| processes | wall s | files / min | frames / s | speed vs 1 process |\n|---:|---:|---:|---:|---:|")
-    base = statistics.median(walls[1])
-    for n, times in walls.items():
+    print("\n| setup | wall s (each run) | files / min | frames / s | speed vs first row |\n|---|---:|---:|---:|---:|")
+    base = statistics.median(next(iter(walls.values())))
+    for name, times in walls.items():
         wall = statistics.median(times)
-        print(f"| {n} | {wall:.1f} | {60 * files / wall:.1f} | {frames / wall:.2f} | {base / wall:.2f}x |")
+        each = ", ".join(f"{t:.1f}" for t in times)
+        print(f"| {name} | {wall:.1f} ({each}) | {60 * files / wall:.1f} | {frames / wall:.2f} | {base / wall:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """``efficientps segment``: panoptic overlays (and COCO panoptic / JSONL) for images, video and streams.
 
 Exit codes: 0 done; 1 error; 3 done, but some input images could not be read (they are listed).
+Several sources, ``--shard``, torchrun or ``--skip-existing`` make a collection run
+(:mod:`efficientps_app.collection`).
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def segment(
 ) -> int:
     """Segment images, folders, videos, webcams or streams; write overlays (and optionally COCO panoptic/JSONL).
 
-    Exit codes: 0 done, 1 error, 2 usage error, 3 done but some images could not be read, 130 interrupted.
+    Exit codes: 0 done, 1 error, 2 usage error, 3 done but some images (collection runs: files) could not be
+    read, 130 interrupted.
     """
     arguments = _arguments(dict(locals()))
     from efficientps_app.outputs.render import RenderOptions
