@@ -1,8 +1,8 @@
 """``efficientps segment``: panoptic overlays (and COCO panoptic / JSONL) for images, video and streams.
 
 Exit codes: 0 done; 1 error; 3 done, but some input images could not be read (they are listed).
-Several sources, ``--shard``, torchrun or ``--skip-existing`` make a collection run
-(:mod:`efficientps_app.collection`).
+Several sources that are not all image files (with ``-o``), ``--shard``, torchrun or ``--skip-existing`` start a
+collection run (:mod:`efficientps_app.collection`).
 """
 
 from __future__ import annotations

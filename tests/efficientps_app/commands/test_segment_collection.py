@@ -143,6 +143,16 @@ def test_skip_existing_redoes_a_failed_input_and_a_missing_output(collection, tm
     assert sum(r["input"] == images[1].name for r in _lines(out)) == 1  # the other one was not redone
 
 
+def test_several_videos_with_an_output_folder_are_a_collection(collection, tmp_path, capsys):
+    videos = [str(collection / "drive0.mp4"), str(collection / "drive1.mp4")]
+    out = tmp_path / "out"
+    assert main(["segment", *videos, "-o", str(out), "--weights", str(DEMO_WEIGHTS), "--max-frames", "2"]) == 0
+    assert "2 inputs: 2 done" in capsys.readouterr().err
+    assert sorted(read_manifest(out)) == ["drive0.mp4", "drive1.mp4"] and (out / "drive1.mp4").is_file()
+    assert main(["segment", *videos, "--weights", str(DEMO_WEIGHTS)]) == 1  # without -o: not one source
+    assert "drive0.mp4: not an image file" in capsys.readouterr().err
+
+
 def test_collection_refusals(collection, tmp_path, capsys):
     base = ["--weights", str(DEMO_WEIGHTS), "--device", "cpu"]
     cases = [
