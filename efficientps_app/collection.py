@@ -132,7 +132,7 @@ def run_collection(request: CollectionRequest, render_options: RenderOptions) ->
         except SourceError as err:
             plans[item.relative] = err
     group = SummaryGroup(shard)
-    predictor = _predictor(request)
+    predictor = _predictor(request) if todo else None  # nothing left to do: no model to load
     manifest = ManifestWriter(root, shard.name)
     progress = _OverallProgress(root, inputs, finished, started, disabled=request.quiet or not shard.leader)
     with progress:

@@ -141,6 +141,10 @@ def test_skip_existing_redoes_a_failed_input_and_a_missing_output(collection, tm
     records = read_manifest(out)
     assert records[images[0].name].state == "done" and (out / images[0].name).is_file()
     assert sum(r["input"] == images[1].name for r in _lines(out)) == 1  # the other one was not redone
+    capsys.readouterr()
+    assert main(_args(src, out, "--skip-existing")) == 0  # nothing left: done without loading the model
+    err = capsys.readouterr().err
+    assert "2 inputs: 0 done, 2 already done, 0 failed" in err and "segmenting with" not in err
 
 
 def test_several_videos_with_an_output_folder_are_a_collection(collection, tmp_path, capsys):
