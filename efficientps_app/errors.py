@@ -85,6 +85,8 @@ def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:
         result = EXIT_INTERRUPTED
     except KeyboardInterrupt:
         result = EXIT_INTERRUPTED
+    except SystemExit as err:  # --show-completion and --install-completion end with sys.exit
+        return err.code if isinstance(err.code, int) else EXIT_OK if err.code is None else EXIT_ERROR
     except typer.TyperException as err:  # Click's usage errors (Typer vendors Click)
         message = err.format_message() if hasattr(err, "format_message") else str(err)
         if message:  # empty for "no arguments: help shown"

@@ -79,7 +79,7 @@ def train(
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate for the recipe's total batch (16 officially).")] = None,
     scale_lr: Annotated[bool | None, typer.Option("--scale-lr/--no-scale-lr",
                                                  help="Scale the lr linearly by this run's total batch / the recipe's.")] = None,
-    crop: Annotated[tuple[int, int] | None, typer.Option("--crop", help="Random crop height and width.")] = None,
+    crop: Annotated[tuple[int, int] | None, typer.Option("--crop", metavar="H W", help="Random crop height and width.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
     device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)] = None,
     amp: Annotated[bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (fp16 on CUDA, bf16 on CPU).")] = None,
