@@ -10,6 +10,7 @@ Exit codes:
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -59,6 +60,20 @@ _LIBRARY_ERRORS = (
 )
 
 
+# What the system says when a file cannot be written (or read) for a reason the user fixes: the disk or quota
+# is full, the file system is read-only, permissions, a file where a folder should be.
+_SYSTEM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM,
+                            errno.ENOTDIR, errno.EISDIR})
+
+
+def _system_error_text(err: Exception) -> str | None:
+    """``PATH: reason`` for an :class:`OSError` the user can fix (full disk, read-only, permissions), else None."""
+    if not isinstance(err, OSError) or err.errno not in _SYSTEM_ERRNOS:
+        return None
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{err.strerror or os.strerror(err.errno)}"
+
+
 def _is_domain_error(err: Exception) -> bool:
     if isinstance(err, EfficientPSError):
         return True
@@ -95,6 +110,9 @@ def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:
     except Exception as err:
         if _is_domain_error(err):
             error_line(str(err))
+            return EXIT_ERROR
+        if (text := _system_error_text(err)) is not None:
+            error_line(text)
             return EXIT_ERROR
         if os.environ.get(DEBUG_ENV):  # a bug: still one line unless debugging
             raise

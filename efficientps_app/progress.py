@@ -13,10 +13,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from typing import TYPE_CHECKING
+
 from efficientps_app.console import stderr
-from efficientps_app.inference.predictor import Prediction
-from efficientps_app.pipeline import RunSummary
-from efficientps_app.timings import Timings
+
+if TYPE_CHECKING:
+    from efficientps_app.inference.predictor import Prediction
+    from efficientps_app.pipeline import RunSummary
+    from efficientps_app.timings import Timings
 
 
 class FrameProgress:

@@ -60,20 +60,21 @@ def segment(
     Exit codes: 0 done, 1 error, 2 usage error, 3 done but some images could not be read, 130 interrupted.
     """
     arguments = _arguments(dict(locals()))
-    from efficientps_app.inference.predictor import Predictor
-    from efficientps_app.outputs.render import RenderOptions
+    from efficientps_app.assets import announce_demo, default_weights
     from efficientps_app.pipeline import run_pipeline
     from efficientps_app.progress import FrameProgress, print_summary
     from efficientps_app.sources.dispatch import open_source
-    from efficientps_app.assets import announce_demo, default_weights
 
     wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
-    options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
-                            side_by_side=side_by_side)
     with open_source(source, recursive=recursive, stream_buffer=stream_buffer, vid_stride=vid_stride,
                      start=start, end=end) as src:
         plan = plan_outputs(src, output, save_panoptic=save_panoptic, save_json=save_json,
                             audio=not no_audio, crf=crf, overwrite=overwrite)
+        from efficientps_app.inference.predictor import Predictor  # torch: only once input and outputs are fine
+        from efficientps_app.outputs.render import RenderOptions
+
+        options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
+                                side_by_side=side_by_side)
         predictor = Predictor(weights or default_weights(), device=device, half=half, imgsz=imgsz, scale=scale,
                               conf=conf, classes=wanted, batch=batch, backend=backend, threads=threads)
         announce_demo(predictor.backend.trained_on, src.name, quiet)
