@@ -90,3 +90,12 @@ def test_the_shell_completes_commands_and_options():
     done = subprocess.run([sys.executable, "-m", "efficientps_app"], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.split() == ["segment"], done.stderr
+
+
+def test_install_completion_writes_the_script_into_the_shells_start_up(tmp_path):
+    env = {**os.environ, "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "efficientps_app", "--install-completion", "bash"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    script = tmp_path / ".bash_completions" / "efficientps.sh"
+    assert done.returncode == 0 and "_EFFICIENTPS_COMPLETE" in script.read_text(), done.stderr
+    assert str(script) in (tmp_path / ".bashrc").read_text()
