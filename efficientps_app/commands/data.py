@@ -21,7 +21,8 @@ def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
     train: Annotated[int, typer.Option("--train", min=0, help="Training images.")] = 40,
     val: Annotated[int, typer.Option("--val", min=0, help="Validation images.")] = 10,
-    size: Annotated[tuple[int, int], typer.Option("--size", metavar="H W", help="Image height and width.")] = (256, 512),
+    size: Annotated[tuple[int, int], typer.Option("--size", metavar="H W",
+                                                  help="Image height and width.")] = (256, 512),
     seed: Annotated[int, typer.Option("--seed", help="Scenes are deterministic for a seed.")] = 0,
     data_format: Annotated[str, typer.Option("--format", help="cityscapes or coco-panoptic.")] = "cityscapes",
     classes: Annotated[str | None, typer.Option("--classes", metavar="STUFF:THINGS", help=(
@@ -79,7 +80,8 @@ def synth_video(
     output: Annotated[Path, typer.Argument(help="The .mp4 to write.")],
     seconds: Annotated[float, typer.Option("--seconds", min=0.5, max=600, help="Length.")] = 10.0,
     fps: Annotated[int, typer.Option("--fps", min=1, max=120, help="Frames per second.")] = 15,
-    size: Annotated[tuple[int, int], typer.Option("--size", metavar="H W", help="Frame height and width (even).")] = (256, 512),
+    size: Annotated[tuple[int, int], typer.Option("--size", metavar="H W",
+                                                  help="Frame height and width (even).")] = (256, 512),
     seed: Annotated[int, typer.Option("--seed", help="The drive is deterministic for a seed.")] = 0,
     crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality.")] = 23,
     ground_truth: Annotated[bool, typer.Option(
