@@ -2,7 +2,8 @@
 
 Exit codes:
     0    success
-    1    domain error: bad input file, weights that do not fit, a missing optional dependency
+    1    domain error: bad input file, weights that do not fit, a missing optional dependency, an output that
+         cannot be written (a file in the way, permissions, a full disk)
     2    usage error: unknown option, missing argument, invalid value (reported by Click)
     3    finished, but some inputs could not be read (``segment`` on a folder: they are listed)
     130  interrupted (Ctrl-C)
