@@ -9,13 +9,15 @@ import typer
 from efficientps_app import __version__
 from efficientps_app.commands import (data, doctor, evaluate, evaluate_video, export, import_weights, model_info,
                                       segment, train, view, weights)
+from efficientps_app.commands.help import Command, Group
 from efficientps_app.errors import run_funnelled
 
 app = typer.Typer(
     name="efficientps",
+    cls=Group,
     help="Panoptic segmentation of images and street video with EfficientPS.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -39,17 +41,17 @@ def _root(
     """
 
 
-app.command("segment")(segment.segment)
-app.command("export-onnx")(export.export_onnx)
-app.command("import-weights")(import_weights.import_weights)
+app.command("segment", cls=Command)(segment.segment)
+app.command("export-onnx", cls=Command)(export.export_onnx)
+app.command("import-weights", cls=Command)(import_weights.import_weights)
 app.add_typer(weights.weights_app, name="weights")
-app.command("view")(view.view)
-app.command("doctor")(doctor.doctor)
-app.command("model-info")(model_info.model_info)
+app.command("view", cls=Command)(view.view)
+app.command("doctor", cls=Command)(doctor.doctor)
+app.command("model-info", cls=Command)(model_info.model_info)
 app.add_typer(data.data_app, name="data")
-app.command("train")(train.train)
-app.command("evaluate")(evaluate.evaluate)
-app.command("evaluate-video")(evaluate_video.evaluate_video)
+app.command("train", cls=Command)(train.train)
+app.command("evaluate", cls=Command)(evaluate.evaluate)
+app.command("evaluate-video", cls=Command)(evaluate_video.evaluate_video)
 
 
 def main(args: list[str] | None = None) -> int:

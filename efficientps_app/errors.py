@@ -2,7 +2,8 @@
 
 Exit codes:
     0    success
-    1    domain error: bad input file, weights that do not fit, a missing optional dependency
+    1    domain error: bad input file, weights that do not fit, a missing optional dependency, an output that
+         cannot be written (a file in the way, permissions, a full disk)
     2    usage error: unknown option, missing argument, invalid value (reported by Click)
     3    finished, but some inputs could not be read (``segment`` on a folder: they are listed)
     130  interrupted (Ctrl-C)
@@ -10,6 +11,7 @@ Exit codes:
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -59,6 +61,20 @@ _LIBRARY_ERRORS = (
 )
 
 
+# What the system says when a file cannot be written (or read) for a reason the user fixes: the disk or quota
+# is full, the file system is read-only, permissions, a file where a folder should be.
+_SYSTEM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM,
+                            errno.ENOTDIR, errno.EISDIR})
+
+
+def _system_error_text(err: Exception) -> str | None:
+    """``PATH: reason`` for an :class:`OSError` the user can fix (full disk, read-only, permissions), else None."""
+    if not isinstance(err, OSError) or err.errno not in _SYSTEM_ERRNOS:
+        return None
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{err.strerror or os.strerror(err.errno)}"
+
+
 def _is_domain_error(err: Exception) -> bool:
     if isinstance(err, EfficientPSError):
         return True
@@ -85,6 +101,8 @@ def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:
         result = EXIT_INTERRUPTED
     except KeyboardInterrupt:
         result = EXIT_INTERRUPTED
+    except SystemExit as err:  # --show-completion and --install-completion end with sys.exit
+        return err.code if isinstance(err.code, int) else EXIT_OK if err.code is None else EXIT_ERROR
     except typer.TyperException as err:  # Click's usage errors (Typer vendors Click)
         message = err.format_message() if hasattr(err, "format_message") else str(err)
         if message:  # empty for "no arguments: help shown"
@@ -93,6 +111,9 @@ def run_funnelled(command: click.Command, args: list[str] | None = None) -> int:
     except Exception as err:
         if _is_domain_error(err):
             error_line(str(err))
+            return EXIT_ERROR
+        if (text := _system_error_text(err)) is not None:
+            error_line(text)
             return EXIT_ERROR
         if os.environ.get(DEBUG_ENV):  # a bug: still one line unless debugging
             raise

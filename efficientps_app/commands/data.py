@@ -8,19 +8,21 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
+from efficientps_app.commands.help import Command, Group
 from efficientps_app.commands.options import OverwriteOpt
 from efficientps_app.console import stderr
 
-data_app = typer.Typer(help="Prepare or convert a dataset folder (Cityscapes, COCO panoptic, KITTI panoptic), "
-                            "or write a synthetic one.", no_args_is_help=True)
+data_app = typer.Typer(cls=Group, help="Prepare or convert a dataset folder (Cityscapes, COCO panoptic, KITTI "
+                       "panoptic), or write a synthetic one.", no_args_is_help=True)
 
 
-@data_app.command("synth")
+@data_app.command("synth", cls=Command)
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
     train: Annotated[int, typer.Option("--train", min=0, help="Training images.")] = 40,
     val: Annotated[int, typer.Option("--val", min=0, help="Validation images.")] = 10,
-    size: Annotated[tuple[int, int], typer.Option("--size", help="Image height and width.")] = (256, 512),
+    size: Annotated[tuple[int, int], typer.Option("--size", metavar="H W",
+                                                  help="Image height and width.")] = (256, 512),
     seed: Annotated[int, typer.Option("--seed", help="Scenes are deterministic for a seed.")] = 0,
     data_format: Annotated[str, typer.Option("--format", help="cityscapes or coco-panoptic.")] = "cityscapes",
     classes: Annotated[str | None, typer.Option("--classes", metavar="STUFF:THINGS", help=(
@@ -58,7 +60,7 @@ def synth(
     return 0
 
 
-@data_app.command("prepare")
+@data_app.command("prepare", cls=Command)
 def prepare(
     root: Annotated[Path, typer.Argument(help="Cityscapes root (leftImg8bit/, gtFine/) or COCO panoptic root.")],
     split: Annotated[list[str], typer.Option("--split", help="Splits to prepare (repeatable).")] = ["train", "val"],  # noqa: B006
@@ -73,12 +75,13 @@ def prepare(
     return 0
 
 
-@data_app.command("synth-video")
+@data_app.command("synth-video", cls=Command)
 def synth_video(
     output: Annotated[Path, typer.Argument(help="The .mp4 to write.")],
     seconds: Annotated[float, typer.Option("--seconds", min=0.5, max=600, help="Length.")] = 10.0,
     fps: Annotated[int, typer.Option("--fps", min=1, max=120, help="Frames per second.")] = 15,
-    size: Annotated[tuple[int, int], typer.Option("--size", help="Frame height and width (even).")] = (256, 512),
+    size: Annotated[tuple[int, int], typer.Option("--size", metavar="H W",
+                                                  help="Frame height and width (even).")] = (256, 512),
     seed: Annotated[int, typer.Option("--seed", help="The drive is deterministic for a seed.")] = 0,
     crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality.")] = 23,
     ground_truth: Annotated[bool, typer.Option(
@@ -112,7 +115,7 @@ def synth_video(
     return 0
 
 
-@data_app.command("convert")
+@data_app.command("convert", cls=Command)
 def convert(
     src: Annotated[Path, typer.Argument(help="Cityscapes root, or the KITTI panoptic dataset's root.")],
     dst: Annotated[Path, typer.Argument(help="Folder for the COCO panoptic dataset.")],

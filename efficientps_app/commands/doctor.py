@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from efficientps_app.console import stdout
-from efficientps_app.doctor import run_checks
+from efficientps_app.doctor import Check, run_checks
 from efficientps_app.errors import EXIT_ERROR, EXIT_OK
 
 _STYLE = {"ok": "green", "warn": "yellow", "missing": "red"}
@@ -30,4 +30,34 @@ def doctor(
         for c in checks:
             table.add_row(escape(c.name), f"[{_STYLE[c.status]}]{c.status}[/]", escape(c.detail))
         stdout.print(table)
+        stdout.print(verdict(checks), markup=False, soft_wrap=True)
     return EXIT_ERROR if any(c.required and c.status == "missing" for c in checks) else EXIT_OK
+
+
+def verdict(checks: list[Check]) -> str:
+    """The doctor's last line: what this machine is ready for (CPU, CUDA, ONNX Runtime, video, viewer) and
+    what is missing for the rest, e.g. ``verdict: ready for CPU, ONNX Runtime (CPU), video, viewer; not for
+    CUDA (no CUDA device)``."""
+    missing = [c.name for c in checks if c.required and c.status == "missing"]
+    if missing:
+        return f"verdict: not ready: {', '.join(missing)} not usable (see docs/installation.md)"
+    status = {c.name: c.status for c in checks}
+    ready, not_ready = ["CPU"], []
+    for target, name, limited, absent in _TARGETS:
+        state = status.get(name, "missing")
+        if state == "ok":
+            ready.append(target)
+        elif state == "warn" and limited is not None:
+            ready.append(f"{target} ({limited})")
+        else:
+            not_ready.append(f"{target} ({absent})")
+    return f"verdict: ready for {', '.join(ready)}" + (f"; not for {', '.join(not_ready)}" if not_ready else "")
+
+
+# (target, the check it rests on, what a warning of that check leaves usable or None, why it is not usable)
+_TARGETS = (
+    ("CUDA", "CUDA", None, "no CUDA device"),
+    ("ONNX Runtime", "onnxruntime", "CPU", "onnxruntime not installed"),
+    ("video", "PyAV", "without libx264 or aac", "PyAV not installed"),
+    ("viewer", "Qt (PySide6)", None, "PySide6 not installed"),
+)

@@ -21,7 +21,8 @@ def export_onnx(
                                          "name (cityscapes, kitti).")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Default: WEIGHTS with .onnx "
                                                 "(efficientps_NAME.onnx here for a fetched name).")] = None,
-    imgsz: Annotated[tuple[int, int] | None, typer.Option("--imgsz", help="Fixed input size H W.")] = None,
+    imgsz: Annotated[tuple[int, int] | None, typer.Option("--imgsz", metavar="H W",
+                                                          help="Fixed input size H W.")] = None,
     dynamic: Annotated[bool, typer.Option("--dynamic", help="Any input size (the default without --imgsz).")] = False,
     opset: Annotated[int, typer.Option("--opset", min=11, max=21, help="ONNX opset.")] = 17,
     half: Annotated[bool, typer.Option("--half", help="fp16 weights and compute for CUDA (fp32 in/out).")] = False,

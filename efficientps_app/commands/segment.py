@@ -78,26 +78,30 @@ def segment(
     read, 130 interrupted.
     """
     arguments = _arguments(dict(locals()))
-    from efficientps_app.outputs.render import RenderOptions
     from efficientps_app.sharding import current_shard
 
     wanted = [c for item in classes or [] for c in item.split(",") if c.strip()] or None
-    options = RenderOptions(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
-                            side_by_side=side_by_side)
+    render = dict(alpha=alpha, contours=not no_contours, labels=not no_labels, legend=not no_legend,
+                  side_by_side=side_by_side)
     split = current_shard(shard)
     if split.torchrun or shard is not None or skip_existing or (output is not None and _several_files(source)):
-        return _collection(arguments, split, wanted, options)
-    from efficientps_app.inference.predictor import Predictor
+        from efficientps_app.outputs.render import RenderOptions
+
+        return _collection(arguments, split, wanted, RenderOptions(**render))
+    from efficientps_app.assets import announce_demo, default_weights
     from efficientps_app.pipeline import run_pipeline
     from efficientps_app.progress import FrameProgress, print_summary
     from efficientps_app.sources.dispatch import open_source
-    from efficientps_app.assets import announce_demo, default_weights
 
     with open_source(source, recursive=recursive, stream_buffer=stream_buffer, vid_stride=vid_stride,
                      start=start, end=end) as src:
         plan = plan_outputs(src, output, save_panoptic=save_panoptic, save_json=save_json, masks=masks,
                             save_semantic=save_semantic, save_crops=save_crops, audio=not no_audio, crf=crf,
                             overwrite=overwrite)
+        from efficientps_app.inference.predictor import Predictor  # torch: only once input and outputs are fine
+        from efficientps_app.outputs.render import RenderOptions
+
+        options = RenderOptions(**render)
         predictor = Predictor(weights or default_weights(), device=device, half=half, imgsz=imgsz, scale=scale,
                               conf=conf, classes=wanted, batch=batch, backend=backend, threads=threads)
         announce_demo(predictor.backend.trained_on, src.name, quiet)

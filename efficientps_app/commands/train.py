@@ -13,6 +13,7 @@ from rich.text import Text
 from efficientps_app.commands.options import DEVICE_HELP
 from efficientps_app.console import stderr
 from efficientps_app.errors import EXIT_INTERRUPTED, EfficientPSError
+from efficientps_app.progress import PlainProgress
 
 
 class _SpeedColumn(ProgressColumn):
@@ -21,13 +22,18 @@ class _SpeedColumn(ProgressColumn):
 
 
 class RichReporter:
-    """Progress bar per epoch with the running losses, lr, it/s, ETA and GPU memory; messages above it."""
+    """Progress per epoch with the running losses, lr, it/s, ETA and GPU memory; messages above it.
+
+    A Rich bar on a terminal; whole lines every few seconds when stderr is a log file or a pipe
+    (:class:`~efficientps_app.progress.PlainProgress`), so a log is never full of cut bars.
+    """
 
     def __init__(self, log_path: Path | None = None) -> None:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[info]}"), _SpeedColumn(), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=stderr)
+                                 TimeRemainingColumn(), console=stderr, disable=not stderr.is_terminal)
         self.task = None
+        self.plain: PlainProgress | None = None
         self.log_path = log_path
         import torch
 
@@ -41,15 +47,26 @@ class RichReporter:
                 f.write(text + "\n")
 
     def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
+        description = f"epoch {epoch + 1}/{epochs}"
+        if self.progress.disable:
+            self.plain = PlainProgress(description, steps, "steps")
+            return
         self.progress.start()
-        self.task = self.progress.add_task(f"epoch {epoch + 1}/{epochs}", total=steps, info="")
+        self.task = self.progress.add_task(description, total=steps, info="")
 
     def step(self, losses: dict[str, float], lr: float) -> None:
         mem = f"  {self._torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if self.cuda else ""
         info = f"loss {losses['loss']:.3f} (sem {losses['loss_semantic']:.3f} mask {losses['loss_mask']:.3f})  lr {lr:.2e}{mem}"
+        if self.plain is not None:
+            self.plain.update(self.plain.completed + 1, info)
+            return
         self.progress.update(self.task, advance=1, info=info)
 
     def epoch_end(self) -> None:
+        if self.plain is not None:
+            self.plain.finish()
+            self.plain = None
+            return
         self.progress.stop()
 
 
@@ -79,7 +96,8 @@ def train(
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate for the recipe's total batch (16 officially).")] = None,
     scale_lr: Annotated[bool | None, typer.Option("--scale-lr/--no-scale-lr",
                                                  help="Scale the lr linearly by this run's total batch / the recipe's.")] = None,
-    crop: Annotated[tuple[int, int] | None, typer.Option("--crop", help="Random crop height and width.")] = None,
+    crop: Annotated[tuple[int, int] | None, typer.Option("--crop", metavar="H W",
+                                                         help="Random crop height and width.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
     device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)] = None,
     amp: Annotated[bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (fp16 on CUDA, bf16 on CPU).")] = None,

@@ -25,7 +25,8 @@ def view(
     frame: Annotated[int, typer.Option("--frame", min=0, help="With --screenshot: the frame to show.")] = 0,
     mode: Annotated[str, typer.Option("--mode", help="overlay, semantic, instances, boundaries or raw.")] = "overlay",
     compare: Annotated[str, typer.Option("--compare", help="off, 'side by side' or split.")] = "off",
-    size: Annotated[tuple[int, int], typer.Option("--size", help="Window width and height.")] = (1280, 720),
+    size: Annotated[tuple[int, int], typer.Option("--size", metavar="W H",
+                                                  help="Window width and height.")] = (1280, 720),
 ) -> int:
     """Inspect panoptic overlays: modes, comparison, legend toggles, hover details, video playback, export."""
     from efficientps_app.outputs.render import VIEW_MODES

@@ -13,6 +13,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from efficientps_app.commands.help import Command, Group
 from efficientps_app.console import stderr, stdout
 from efficientps_app.errors import EfficientPSError
 from efficientps_app.weights.cache import (FetchRecord, cache_dir, converted_path, downloads_dir, read_record,
@@ -20,7 +21,7 @@ from efficientps_app.weights.cache import (FetchRecord, cache_dir, converted_pat
 from efficientps_app.weights.catalogue import CATALOGUE, DEFAULT, KnownWeights, Source, known_weights
 from efficientps_app.weights.download import DownloadError, download, file_sha256
 
-weights_app = typer.Typer(help="The authors' released weights: list them, fetch one into the cache.",
+weights_app = typer.Typer(cls=Group, help="The authors' released weights: list them, fetch one into the cache.",
                           no_args_is_help=True)
 
 
@@ -34,7 +35,7 @@ class _Original:
     sha256: str
 
 
-@weights_app.command("list")
+@weights_app.command("list", cls=Command)
 def list_weights(
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
 ) -> int:
@@ -78,7 +79,7 @@ def _describe(entry: KnownWeights) -> dict:
             "fetched_from": record.url if record and cached else None}
 
 
-@weights_app.command("fetch")
+@weights_app.command("fetch", cls=Command)
 def fetch(
     name: Annotated[str, typer.Argument(help=f"Which weights: {', '.join(CATALOGUE)}.")] = DEFAULT,
     url: Annotated[str | None, typer.Option("--url", help="Download from this URL instead of the known sources "

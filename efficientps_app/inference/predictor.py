@@ -150,8 +150,8 @@ class Predictor:
         """A tracker for this model's classes (car, truck, bus and train match each other, and so on)."""
         return Tracker(groups=class_groups(self.classes))
 
-    def stream(self, source: Source | str | Path | int, track: bool | None = None, smooth_stuff: bool = False,
-               **source_options) -> Iterator[Prediction]:
+    def stream(self, source: Source | str | Path | int | Sequence[str | Path], track: bool | None = None,
+               smooth_stuff: bool = False, **source_options) -> Iterator[Prediction]:
         """Predictions for every frame of a source, lazily (nothing accumulates).
 
         Args:
@@ -161,7 +161,7 @@ class Predictor:
                 for video and live sources).
             smooth_stuff: smooth the stuff classes over time (:mod:`efficientps_app.inference.smoothing`; video only).
         """
-        if isinstance(source, (str, Path, int)):
+        if isinstance(source, (str, Path, int, list, tuple)):
             with open_source(source, **source_options) as opened:
                 yield from self.stream(opened, track, smooth_stuff)
             return

@@ -3,7 +3,8 @@
 Every output of the app is written under a hidden temporary name next to its target
 (:func:`temp_path`) and renamed when complete (:func:`finish`, :func:`atomic_path`), so an interrupted
 or failed run never leaves a half-written file under the real name. :func:`refuse_existing` is the
-"exists, and no --overwrite" check of every command.
+check of every command before it computes anything: "exists, and no --overwrite", or "cannot be written
+there" (:func:`check_writable`).
 """
 
 from __future__ import annotations
@@ -58,17 +59,41 @@ def write_image_atomic(path: Path, rgb: np.ndarray) -> None:
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params):
-            raise OSError(f"{path}: could not write the image")
+            raise OutputError(f"{path}: could not write the image (is the disk full?)")
 
 
 def refuse_existing(paths: Iterable[Path], overwrite: bool) -> None:
-    """Stop before anything is computed when an output exists and ``--overwrite`` was not given.
+    """Stop before anything is computed when an output exists and ``--overwrite`` was not given, or when it
+    cannot be written where it is asked for (:func:`check_writable`).
 
     Raises:
-        OutputError: naming the first existing path (and how many more there are).
+        OutputError: naming the first existing path (and how many more there are), or the unwritable one.
     """
+    paths = list(paths)
+    check_writable(paths)
     existing = [p for p in paths if p.exists()]
     if existing and not overwrite:
         if len(existing) == 1:
             raise OutputError(f"{existing[0]} already exists; pass --overwrite to replace it")
         raise OutputError(f"{existing[0]} and {len(existing) - 1} more already exist; pass --overwrite to replace them")
+
+
+def check_writable(paths: Iterable[Path]) -> None:
+    """Stop before anything is computed when an output cannot be created: a folder on its way is a file, or
+    the nearest folder that exists is not writable (permissions, a read-only file system).
+
+    Raises:
+        OutputError: naming the output and the folder (or file) in the way.
+    """
+    checked: set[Path] = set()
+    for path in paths:
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if folder in checked:
+            continue
+        if not folder.is_dir():
+            raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write {path}: the folder {folder} is not writable")
+        checked.add(folder)

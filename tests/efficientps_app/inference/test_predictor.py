@@ -60,6 +60,16 @@ def test_stream_is_lazy_and_tracks_video(tiny_weights, tmp_path):
     assert p.timings.frames == 6
 
 
+
+def test_stream_takes_several_image_files_in_order(tiny_weights, tmp_path):
+    from PIL import Image
+
+    paths = [tmp_path / name for name in ("b.png", "a.png")]
+    for seed, path in enumerate(paths):
+        Image.fromarray(_image(48, 64, seed)).save(path)
+    names = [pred.frame.meta.source_name for pred in Predictor(tiny_weights, device="cpu").stream(paths)]
+    assert names == [str(path) for path in paths]
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [({"imgsz": 64, "scale": 0.5}, "not both"), ({"conf": 2.0}, "--conf"), ({"classes": ["unicorn"]}, "unknown class"),
