@@ -11,7 +11,9 @@
   kept: torchvision clamps a RoI narrower than one feature cell to one cell, mmdet clamps its size at 0.
 
 Rows are never dropped or reordered: every RoI lands in exactly one bucket (a level or "no level"), and
-the pooled rows are put back in RoI order with one gather, one code path for eager and ONNX.
+the pooled rows are put back in RoI order with one gather. The exported graph (``every_level=True``) pools
+every RoI from every level and picks each row's level with a select instead: the same rows, with no
+data-dependent and possibly empty buckets (what OpenVINO and TensorRT need).
 """
 
 from __future__ import annotations
@@ -60,10 +62,12 @@ class LevelRoIAlign(nn.Module):
     def featmap_names(self) -> list[str]:
         return list(self.strides)
 
-    def forward(self, features: dict[str, torch.Tensor], boxes: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, features: dict[str, torch.Tensor], boxes: list[torch.Tensor],
+                every_level: bool = False) -> torch.Tensor:
         """Args:
             features: (B, C, H/s, W/s) maps keyed like ``strides``.
             boxes: per image (R_i, 4) float inclusive corners, input pixels.
+            every_level: pool all RoIs on every level and select (fixed shapes; see the module docstring).
 
         Returns:
             (sum R_i, C, S, S) pooled features (in the features' dtype; pooled in float32, as torchvision's
@@ -74,6 +78,8 @@ class LevelRoIAlign(nn.Module):
         image = torch.cat([torch.zeros_like(b[:, :1]) + i for i, b in enumerate(boxes)])
         levels = roi_levels(all_boxes, len(self.strides))
         rois = torch.cat([image, pixel_edges(all_boxes)], dim=1)  # rows of undefined level are never pooled
+        if every_level:
+            return self._select_levels(features, rois, levels)
         pooled, order = [], []
         for level, (name, stride) in enumerate(self.strides.items()):
             idx = torch.where(levels == level)[0]
@@ -85,3 +91,14 @@ class LevelRoIAlign(nn.Module):
         pooled.append(first.new_zeros((none.shape[0], first.shape[1], *self.output_size)))
         order.append(none)
         return torch.cat(pooled)[torch.argsort(torch.cat(order))]
+
+    def _select_levels(self, features: dict[str, torch.Tensor], rois: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        """(R, 5) RoIs (image index, pixel-edge box) pooled on every level; each row keeps its level's
+        result, rows of undefined level stay zero. Same rows as the bucketed path, fixed shapes."""
+        out = None
+        for level, (name, stride) in enumerate(self.strides.items()):
+            pooled = roi_align(features[name], rois, self.output_size, spatial_scale=1.0 / stride,
+                               sampling_ratio=self.sampling_ratio, aligned=False)
+            out = torch.zeros_like(pooled) if out is None else out
+            out = torch.where((levels == level)[:, None, None, None], pooled, out)
+        return out
