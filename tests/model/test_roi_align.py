@@ -85,6 +85,20 @@ def test_rows_with_undefined_level_are_zero_and_never_dropped():
         assert torch.equal(pooled[r], reference)
 
 
+def test_every_level_pooling_gives_the_same_rows_as_the_buckets():
+    """The exported graph's path (every RoI on every level, then a select) equals the bucketed one bit for
+    bit, rows of undefined level included."""
+    torch.manual_seed(1)
+    feats = {k: torch.randn(2, 3, 512 // s, 768 // s) for k, s in STRIDES.items()}
+    xy = torch.rand(30, 2) * torch.tensor([300.0, 200.0])
+    boxes = torch.cat([xy, xy + torch.rand(30, 2) ** 2 * 460 + 4], 1)
+    boxes[0] = torch.tensor([10.0, 5.0, 700.0, 500.0])  # P32
+    boxes = [torch.cat([boxes[:15], torch.tensor([[50.0, 10.0, 40.0, 20.0]])]), boxes[15:]]  # one undefined
+    pool = LevelRoIAlign(STRIDES, 7)
+    assert len(set(roi_levels(torch.cat(boxes), 4).tolist())) == 5
+    assert torch.equal(pool(feats, boxes, every_level=True), pool(feats, boxes))
+
+
 def test_a_pathological_delta_inverts_a_box_that_stays_finite_and_in_place_downstream():
     rois = torch.tensor([[10.0, 10.0, 19.0, 19.0], [0.0, 0.0, 39.0, 39.0], [30.0, 30.0, 59.0, 59.0]])
     deltas = torch.zeros(3, 4)
