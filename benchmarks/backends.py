@@ -1,8 +1,10 @@
 """Inference backends side by side in one run: PyTorch eager fp32, channels_last, channels_last + bf16
-autocast, ONNX Runtime (CPU, and CUDA when present); on CUDA also torch fp16 autocast.
+autocast, ONNX Runtime (CPU, and CUDA when present), OpenVINO f32 and bf16 (when installed, on a CPU with
+bf16); on CUDA also torch fp16 autocast.
 
 Each number is the median wall time of ``forward_raw`` (the network; the fusion is the same Python
-function for every backend and is timed in benchmarks/fusion.py) for one image. Untrained weights get
+function for every backend and is timed in benchmarks/fusion.py) for one image; the exported backends are
+timed through the backend (the graph plus turning its slots into raw outputs). Untrained weights get
 their norm statistics calibrated on the benchmark image and the score threshold set to 0 (100 detections,
 the worst case), as in benchmarks/model_latency.py.
 
@@ -75,10 +77,29 @@ def run_preset(preset: str, size: tuple[int, int], device: torch.device, warmup:
         cpu_image = image.cpu()
         backend = OnnxBackend(path, "cpu")
         rows.append(("ONNX Runtime CPU", _median_ms(lambda: backend(cpu_image), warmup, repeats, False)))
+        rows += _openvino_rows(path, cpu_image, warmup, repeats)
         if cuda:
             gpu = OnnxBackend(path, "auto")
             if gpu.active == CUDA:
                 rows.append(("ONNX Runtime CUDA", _median_ms(lambda: gpu(image), warmup, repeats, True)))
+    return rows
+
+
+def _openvino_rows(path: Path, image: torch.Tensor, warmup: int, repeats: int) -> list[tuple]:
+    """OpenVINO f32, and with --half what the CPU offers (bf16 or fp16); none without OpenVINO."""
+    from importlib.util import find_spec
+
+    if find_spec("openvino") is None:
+        print("# OpenVINO is not installed: no OpenVINO rows", file=sys.stderr)
+        return []
+    from efficientps_app.inference.openvino_backend import OpenVinoBackend
+
+    rows = []
+    for half in (False, True):
+        backend = OpenVinoBackend(path, "cpu", half=half)
+        if half and backend.precision == "fp32":
+            continue  # this CPU has neither bf16 nor fp16: the row would repeat f32
+        rows.append((f"OpenVINO CPU {backend.precision}", _median_ms(lambda: backend(image), warmup, repeats, False)))
     return rows
 
 

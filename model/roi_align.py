@@ -11,9 +11,9 @@
   kept: torchvision clamps a RoI narrower than one feature cell to one cell, mmdet clamps its size at 0.
 
 Rows are never dropped or reordered: every RoI lands in exactly one bucket (a level or "no level"), and
-the pooled rows are put back in RoI order with one gather. The exported graph (``every_level=True``) pools
-every RoI from every level and picks each row's level with a select instead: the same rows, with no
-data-dependent and possibly empty buckets (what OpenVINO and TensorRT need).
+the pooled rows are put back in RoI order with one gather, one code path for eager and ONNX. Each bucket
+also gets one placeholder RoI (dropped after the gather), so that no bucket is ever empty: an exported graph
+then has no zero-size tensor here, whatever the image (OpenVINO and TensorRT need that).
 """
 
 from __future__ import annotations
@@ -62,12 +62,10 @@ class LevelRoIAlign(nn.Module):
     def featmap_names(self) -> list[str]:
         return list(self.strides)
 
-    def forward(self, features: dict[str, torch.Tensor], boxes: list[torch.Tensor],
-                every_level: bool = False) -> torch.Tensor:
+    def forward(self, features: dict[str, torch.Tensor], boxes: list[torch.Tensor]) -> torch.Tensor:
         """Args:
             features: (B, C, H/s, W/s) maps keyed like ``strides``.
             boxes: per image (R_i, 4) float inclusive corners, input pixels.
-            every_level: pool all RoIs on every level and select (fixed shapes; see the module docstring).
 
         Returns:
             (sum R_i, C, S, S) pooled features (in the features' dtype; pooled in float32, as torchvision's
@@ -76,10 +74,11 @@ class LevelRoIAlign(nn.Module):
         first = features[self.featmap_names[0]]
         all_boxes = torch.cat(boxes)
         image = torch.cat([torch.zeros_like(b[:, :1]) + i for i, b in enumerate(boxes)])
-        levels = roi_levels(all_boxes, len(self.strides))
-        rois = torch.cat([image, pixel_edges(all_boxes)], dim=1)  # rows of undefined level are never pooled
-        if every_level:
-            return self._select_levels(features, rois, levels)
+        num_buckets = len(self.strides) + 1
+        # one placeholder per bucket (image 0, a one-pixel box), rows R..R + num_buckets - 1
+        levels = torch.cat([roi_levels(all_boxes, len(self.strides)), torch.arange(num_buckets, device=image.device)])
+        placeholders = all_boxes.new_tensor([[0.0, 0.0, 0.0, 1.0, 1.0]]).expand(num_buckets, 5)
+        rois = torch.cat([torch.cat([image, pixel_edges(all_boxes)], dim=1), placeholders])
         pooled, order = [], []
         for level, (name, stride) in enumerate(self.strides.items()):
             idx = torch.where(levels == level)[0]
@@ -90,15 +89,5 @@ class LevelRoIAlign(nn.Module):
         none = torch.where(levels == len(self.strides))[0]
         pooled.append(first.new_zeros((none.shape[0], first.shape[1], *self.output_size)))
         order.append(none)
-        return torch.cat(pooled)[torch.argsort(torch.cat(order))]
-
-    def _select_levels(self, features: dict[str, torch.Tensor], rois: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        """(R, 5) RoIs (image index, pixel-edge box) pooled on every level; each row keeps its level's
-        result, rows of undefined level stay zero. Same rows as the bucketed path, fixed shapes."""
-        out = None
-        for level, (name, stride) in enumerate(self.strides.items()):
-            pooled = roi_align(features[name], rois, self.output_size, spatial_scale=1.0 / stride,
-                               sampling_ratio=self.sampling_ratio, aligned=False)
-            out = torch.zeros_like(pooled) if out is None else out
-            out = torch.where((levels == level)[:, None, None, None], pooled, out)
-        return out
+        # rows of undefined level were never pooled; the placeholders sort last and are cut off
+        return torch.cat(pooled)[torch.argsort(torch.cat(order))[: all_boxes.shape[0]]]

@@ -166,12 +166,12 @@ class RoIStage(nn.Module):
         self, features: dict[str, torch.Tensor], proposals: list[torch.Tensor], image_sizes: list[tuple[int, int]],
     ) -> dict[str, torch.Tensor]:
         """The detections of :meth:`forward` (eval) in K = ``detections_per_img`` fixed slots per image,
-        with fixed-size tensors throughout (what the exported graph computes).
+        with no empty tensor on the way (what the exported graph computes).
 
         One placeholder candidate is added per image (a one-pixel box at the origin, label 0, score -1): it
         always passes the score filter, no box of another label can suppress it and it sorts last, so no
-        tensor is ever empty; the slots after the real detections repeat it. The RoI features are pooled
-        with ``every_level`` and the mask head always runs on B * K boxes.
+        tensor is ever empty; the slots after the real detections repeat it. The mask head always runs on
+        B * K boxes.
 
         Returns:
             ``boxes`` (B, K, 4) inclusive corners, ``scores`` (B, K), ``labels`` (B, K) in 1..num_things,
@@ -179,7 +179,7 @@ class RoIStage(nn.Module):
             0..n-1 hold the detections in descending score, the rest are zeros (label 0).
         """
         k = self.detections_per_img
-        logits, deltas = self.box_head(self.box_roi_pool(features, proposals, every_level=True))
+        logits, deltas = self.box_head(self.box_roi_pool(features, proposals))
         boxes, scores, labels, counts = [], [], [], []
         for b, s, lab in self._candidates(logits, deltas, proposals, image_sizes):
             b, s = torch.cat([b, b.new_zeros(1, 4)]), torch.cat([s, s.new_full((1,), -1.0)])
@@ -193,7 +193,7 @@ class RoIStage(nn.Module):
             scores.append(s[order])
             labels.append(lab[order])
             counts.append((lab[order] > 0).sum())
-        mask_logits = self.mask_head(self.mask_roi_pool(features, boxes, every_level=True))
+        mask_logits = self.mask_head(self.mask_roi_pool(features, boxes))
         all_labels = torch.cat(labels)
         picked = mask_logits[torch.arange(mask_logits.shape[0], device=mask_logits.device), all_labels]
         num = torch.stack(counts)

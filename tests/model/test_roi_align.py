@@ -85,18 +85,25 @@ def test_rows_with_undefined_level_are_zero_and_never_dropped():
         assert torch.equal(pooled[r], reference)
 
 
-def test_every_level_pooling_gives_the_same_rows_as_the_buckets():
-    """The exported graph's path (every RoI on every level, then a select) equals the bucketed one bit for
-    bit, rows of undefined level included."""
-    torch.manual_seed(1)
-    feats = {k: torch.randn(2, 3, 512 // s, 768 // s) for k, s in STRIDES.items()}
-    xy = torch.rand(30, 2) * torch.tensor([300.0, 200.0])
-    boxes = torch.cat([xy, xy + torch.rand(30, 2) ** 2 * 460 + 4], 1)
-    boxes[0] = torch.tensor([10.0, 5.0, 700.0, 500.0])  # P32
-    boxes = [torch.cat([boxes[:15], torch.tensor([[50.0, 10.0, 40.0, 20.0]])]), boxes[15:]]  # one undefined
-    pool = LevelRoIAlign(STRIDES, 7)
-    assert len(set(roi_levels(torch.cat(boxes), 4).tolist())) == 5
-    assert torch.equal(pool(feats, boxes, every_level=True), pool(feats, boxes))
+def test_no_bucket_is_empty_and_the_placeholders_leave_no_trace(monkeypatch):
+    """Each level (and "no level") pools at least one row, also for RoIs that all sit on one level or for no
+    RoI at all, and the result holds exactly the RoIs' rows."""
+    import model.roi_align as module
+
+    sizes = []
+
+    def spy(features, rois, *args, **kwargs):
+        sizes.append(rois.shape[0])
+        return roi_align(features, rois, *args, **kwargs)
+
+    monkeypatch.setattr(module, "roi_align", spy)
+    feats = _ramp_features(64, 64)
+    good = torch.tensor([[8.0, 16.0, 35.0, 43.0]])
+    pooled = LevelRoIAlign(STRIDES, 7)(feats, [good, good])
+    assert sizes == [3, 1, 1, 1] and pooled.shape == (2, 2, 7, 7)
+    assert torch.equal(pooled[0], roi_align(feats["s4"], torch.tensor([[0.0, 8, 16, 36, 44]]), 7, 0.25, 2, False)[0])
+    sizes.clear()
+    assert LevelRoIAlign(STRIDES, 7)(feats, [good[:0]]).shape == (0, 2, 7, 7) and sizes == [1, 1, 1, 1]
 
 
 def test_a_pathological_delta_inverts_a_box_that_stays_finite_and_in_place_downstream():

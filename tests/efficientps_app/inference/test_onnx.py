@@ -108,7 +108,9 @@ def test_export_and_segment_from_the_command_line(tiny_weights, tmp_path, capsys
     err = capsys.readouterr().err
     assert "onnx.checker passed" in err and "lowest panoptic agreement" in err
     report = json.loads(out.with_suffix(".parity.json").read_text())
-    assert "onnx" in report and set(report) <= {"onnx", "openvino"}
+    from importlib.util import find_spec
+
+    assert set(report) == ({"onnx", "openvino"} if find_spec("openvino") else {"onnx"})  # an OpenVINO row if installed
     for rows in report.values():
         assert set(rows) == {"random image", "synthetic street"}
         assert all(r["panoptic_pixel_agreement"] >= 0.995 for r in rows.values())
