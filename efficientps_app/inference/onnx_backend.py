@@ -56,7 +56,8 @@ class OnnxBackend:
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None, half: bool = False) -> None:
         ort = _import_ort()
         self.model = m = ExportedModel.read(path)
-        self.config, self.input_size, self.preferred_size, self.batch = m.config, m.input_size, m.preferred_size, m.batch
+        self.config, self.input_size, self.batch = m.config, m.input_size, m.batch
+        self.preferred_size = m.preferred_size
         self.precision, self.trained_on = m.precision, m.trained_on
         providers = choose_providers(device, ort.get_available_providers())
         options = ort.SessionOptions()

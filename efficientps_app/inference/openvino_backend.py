@@ -50,7 +50,8 @@ class OpenVinoBackend:
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None, half: bool = False) -> None:
         ov = import_openvino()
         self.model = m = ExportedModel.read(path)
-        self.config, self.input_size, self.preferred_size, self.batch = m.config, m.input_size, m.preferred_size, m.batch
+        self.config, self.input_size, self.batch = m.config, m.input_size, m.batch
+        self.preferred_size = m.preferred_size
         self.trained_on = m.trained_on
         if parse_device(device).kind == "cuda":
             raise EfficientPSError(f"--device {device}: the OpenVINO backend runs on the CPU; use --device cpu, or "

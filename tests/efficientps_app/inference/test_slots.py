@@ -47,7 +47,8 @@ def crowded_weights(tmp_path_factory) -> Path:
 def exports(crowded_weights) -> dict[Path, Path]:
     """weights -> its dynamic-size export, for the demo weights and the crowded ones."""
     out = crowded_weights.parent
-    return {w: export_onnx(load_model(w), out / f"{w.stem}.onnx", ExportSpec()) for w in (DEMO_WEIGHTS, crowded_weights)}
+    return {w: export_onnx(load_model(w), out / f"{w.stem}.onnx", ExportSpec())
+            for w in (DEMO_WEIGHTS, crowded_weights)}
 
 
 @pytest.mark.parametrize("kind", ["torch", "onnx", "openvino"])
