@@ -138,13 +138,18 @@ class RoIStage(nn.Module):
         """Per image: boxes (D_i, 4), scores (D_i,), labels (D_i,) in descending score (module docstring)."""
         out_boxes, out_scores, out_labels = [], [], []
         for boxes, scores, labels in self._candidates(logits, deltas, proposals, image_sizes):
-            keep = torch.where(scores > self.score_thresh)[0]
-            boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-            keep = batched_nms(boxes, scores, labels, self.nms_thresh)[: self.detections_per_img]
+            keep = self._select(boxes, scores, labels)
             out_boxes.append(boxes[keep])
             out_scores.append(scores[keep])
             out_labels.append(labels[keep])
         return out_boxes, out_scores, out_labels
+
+    def _select(self, boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Indices of the detections among candidates (N, 4), (N,), (N,): score > ``score_thresh`` (label 0,
+        the placeholder of :meth:`slots`, always passes), NMS per label, the best ``detections_per_img``,
+        in descending score."""
+        keep = torch.where((scores > self.score_thresh) | (labels == 0))[0]
+        return keep[batched_nms(boxes[keep], scores[keep], labels[keep], self.nms_thresh)[: self.detections_per_img]]
 
     def _candidates(
         self, logits: torch.Tensor, deltas: torch.Tensor, proposals: list[torch.Tensor],
@@ -184,10 +189,7 @@ class RoIStage(nn.Module):
         for b, s, lab in self._candidates(logits, deltas, proposals, image_sizes):
             b, s = torch.cat([b, b.new_zeros(1, 4)]), torch.cat([s, s.new_full((1,), -1.0)])
             lab = torch.cat([lab, lab.new_zeros(1)])
-            passed = torch.cat([s[:-1] > self.score_thresh, torch.ones_like(s[-1:], dtype=torch.bool)])
-            keep = torch.where(passed)[0]
-            b, s, lab = b[keep], s[keep], lab[keep]
-            order = batched_nms(b, s, lab, self.nms_thresh)  # the placeholder is kept, last
+            order = self._select(b, s, lab)  # fewer than K detections: the placeholder comes last
             order = torch.cat([order, order[-1:].expand(k)])[:k]
             boxes.append(b[order])
             scores.append(s[order])
