@@ -1,8 +1,11 @@
 """Inference backends side by side in one run: PyTorch eager fp32, channels_last, channels_last + bf16
-autocast, ONNX Runtime (CPU, and CUDA when present); on CUDA also torch fp16 autocast.
+autocast, ONNX Runtime (CPU, and CUDA when present), OpenVINO f32 and bf16 (when installed, on a CPU with
+bf16); on CUDA also torch fp16 autocast.
 
-Each number is the median wall time of ``forward_raw`` (the network; the fusion is the same Python
-function for every backend and is timed in benchmarks/fusion.py) for one image. Untrained weights get
+The backends take turns, one call of each per round, so that other load on the machine slows every row
+alike. Each number is the median wall time of ``forward_raw`` (the network; the fusion is the same Python
+function for every backend and is timed in benchmarks/fusion.py) for one image; the exported backends are
+timed through the backend (the graph plus turning its slots into raw outputs). Untrained weights get
 their norm statistics calibrated on the benchmark image and the score threshold set to 0 (100 detections,
 the worst case), as in benchmarks/model_latency.py.
 
@@ -13,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -29,18 +34,21 @@ from efficientps_app.inference.onnx_backend import CUDA, OnnxBackend  # noqa: E4
 from model import PRESETS, build_efficientps  # noqa: E402
 
 
-def _median_ms(fn, warmup: int, repeats: int, cuda: bool) -> float:
-    times = []
+def _interleaved_ms(calls: list[tuple[str, Callable[[], object], bool]], warmup: int, repeats: int) -> list[tuple]:
+    """(name, median ms) per call. The calls take turns (one of each per round), so that a load that comes
+    and goes on a shared machine slows every row alike and the ratios stay comparable."""
+    times: dict[str, list[float]] = {name: [] for name, _, _ in calls}
     for i in range(warmup + repeats):
-        if cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if cuda:
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+        for name, fn, cuda in calls:
+            if cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if cuda:
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times[name].append(1000 * (time.perf_counter() - start))
+    return [(name, statistics.median(t)) for name, t in times.items()]
 
 
 def run_preset(preset: str, size: tuple[int, int], device: torch.device, warmup: int, repeats: int) -> list[tuple]:
@@ -50,36 +58,52 @@ def run_preset(preset: str, size: tuple[int, int], device: torch.device, warmup:
     image = torch.rand(1, 3, *size, device=device)
     calibrate_norm_stats(model, image)
     cuda = device.type == "cuda"
-    rows = []
+    last = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    image_last = image.contiguous(memory_format=torch.channels_last)
 
-    def torch_mode(channels_last: bool, ctx) -> float:
-        m = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        x = image.contiguous(memory_format=torch.channels_last) if channels_last else image
-
+    def torch_call(m, x, ctx) -> Callable[[], object]:
         def call():
             with torch.inference_mode(), ctx():
                 m.forward_raw(x)
 
-        return _median_ms(call, warmup, repeats, cuda)
+        return call
 
-    rows.append(("torch eager fp32", torch_mode(False, contextlib.nullcontext)))
-    rows.append(("torch channels_last fp32", torch_mode(True, contextlib.nullcontext)))
-    rows.append(("torch channels_last + bf16 autocast",
-                 torch_mode(True, lambda: torch.autocast(device.type, dtype=torch.bfloat16))))
+    calls = [("torch eager fp32", torch_call(model, image, contextlib.nullcontext), cuda),
+             ("torch channels_last fp32", torch_call(last, image_last, contextlib.nullcontext), cuda),
+             ("torch channels_last + bf16 autocast",
+              torch_call(last, image_last, lambda: torch.autocast(device.type, dtype=torch.bfloat16)), cuda)]
     if cuda:
-        rows.append(("torch fp16 autocast", torch_mode(False, lambda: torch.autocast("cuda", dtype=torch.float16))))
-    model = model.to(memory_format=torch.contiguous_format)
+        calls.append(("torch fp16 autocast",
+                      torch_call(model, image, lambda: torch.autocast("cuda", dtype=torch.float16)), True))
     with tempfile.TemporaryDirectory() as tmp:
-        path = export_onnx(model.cpu(), Path(tmp) / f"{preset}.onnx", ExportSpec())
-        model.to(device)
+        path = export_onnx(copy.deepcopy(model).cpu(), Path(tmp) / f"{preset}.onnx", ExportSpec())
         cpu_image = image.cpu()
         backend = OnnxBackend(path, "cpu")
-        rows.append(("ONNX Runtime CPU", _median_ms(lambda: backend(cpu_image), warmup, repeats, False)))
+        calls.append(("ONNX Runtime CPU", lambda: backend(cpu_image), False))
+        calls += _openvino_calls(path, cpu_image)
         if cuda:
             gpu = OnnxBackend(path, "auto")
             if gpu.active == CUDA:
-                rows.append(("ONNX Runtime CUDA", _median_ms(lambda: gpu(image), warmup, repeats, True)))
-    return rows
+                calls.append(("ONNX Runtime CUDA", lambda: gpu(image), True))
+        return _interleaved_ms(calls, warmup, repeats)
+
+
+def _openvino_calls(path: Path, image: torch.Tensor) -> list[tuple[str, Callable[[], object], bool]]:
+    """OpenVINO f32, and with --half what the CPU offers (bf16 or fp16); none without OpenVINO."""
+    from importlib.util import find_spec
+
+    if find_spec("openvino") is None:
+        print("# OpenVINO is not installed: no OpenVINO rows", file=sys.stderr)
+        return []
+    from efficientps_app.inference.openvino_backend import OpenVinoBackend
+
+    calls = []
+    for half in (False, True):
+        backend = OpenVinoBackend(path, "cpu", half=half)
+        if half and backend.precision == "fp32":
+            continue  # this CPU has neither bf16 nor fp16: the row would repeat f32
+        calls.append((f"OpenVINO CPU {backend.precision}", lambda b=backend: b(image), False))
+    return calls
 
 
 def main() -> None:
@@ -92,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     print(f"# torch {torch.__version__}, {device}, {torch.get_num_threads()} threads, input {args.size[0]}x"
-          f"{args.size[1]}, median of {args.repeats} after {args.warmup} warm-up\n")
+          f"{args.size[1]}, median of {args.repeats} after {args.warmup} warm-up, the backends taking turns\n")
     print("| preset | backend | ms / image | speed vs torch eager fp32 |")
     print("|---|---|---:|---:|")
     for preset in args.presets:

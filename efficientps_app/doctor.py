@@ -1,4 +1,5 @@
-"""What this machine offers EfficientPS: torch/CUDA, ONNX Runtime providers, PyAV codecs, Qt, inplace_abn.
+"""What this machine offers EfficientPS: torch/CUDA, ONNX Runtime providers, OpenVINO devices, PyAV codecs, Qt,
+inplace_abn.
 
 Each probe imports lazily and never raises: a missing optional package is a finding, not a crash.
 """
@@ -110,6 +111,15 @@ def _onnxruntime() -> list[Check]:
     return [Check("onnxruntime", status, detail)]
 
 
+def _openvino() -> list[Check]:
+    import openvino as ov
+
+    core = ov.Core()
+    devices = [f"{d} ({core.get_property(d, 'FULL_DEVICE_NAME')})" for d in core.available_devices]
+    return [Check("OpenVINO", "ok", f"{ov.get_version().split('-')[0]}; devices: {', '.join(devices) or 'none'} "
+                  "(--backend openvino)")]
+
+
 def _pyav() -> list[Check]:
     import av
 
@@ -139,6 +149,7 @@ _PROBES: list[tuple[str, Callable[[], list[Check]], bool]] = [
     ("torchvision", _torchvision, True),
     ("timm", _timm, True),
     ("onnxruntime", _onnxruntime, False),
+    ("OpenVINO", _openvino, False),
     ("PyAV", _pyav, False),
     ("Qt (PySide6)", _qt, False),
     ("inplace_abn", _inplace_abn, False),

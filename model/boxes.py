@@ -140,7 +140,13 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
     Returns:
         (K,) int64 indices, in descending score.
     """
-    return ops.batched_nms(pixel_edges(boxes.float()), scores.float(), groups, iou_thresh)
+    edges, scores = pixel_edges(boxes.float()), scores.float()
+    if torch.jit.is_tracing():
+        # torchvision's own coordinate trick (groups shifted apart), without the "no boxes" branch it puts
+        # around it: the exported graph never passes an empty set, and has no data-dependent If
+        shift = groups.to(edges) * (edges.max() + 1)
+        return ops.nms(edges + shift[:, None], scores, iou_thresh)
+    return ops.batched_nms(edges, scores, groups, iou_thresh)
 
 
 def assign_max_iou(iou: torch.Tensor, pos_thresh: float, neg_thresh: float, min_pos_iou: float) -> torch.Tensor:

@@ -24,7 +24,7 @@ from model.config import EfficientPSConfig
 from model.fpn import LEVELS, TwoWayFPN
 from model.fusion import fuse_panoptic
 from model.norm import norm_factory
-from model.outputs import PanopticResult, RawOutputs
+from model.outputs import DetectionSlots, PanopticResult, RawOutputs
 from model.roi_heads import RoIStage
 from model.rpn import RPN, RPNHead
 from model.semantic_head import SemanticHead
@@ -78,6 +78,17 @@ class EfficientPS(nn.Module):
         offset = self.cfg.num_stuff - 1  # RoI labels 1..num_things -> train ids
         return RawOutputs(sem_logits=sem, boxes=dets["boxes"], scores=dets["scores"], labels=dets["labels"] + offset,
                           mask_logits=dets["mask_logits"], batch_index=dets["batch_index"])
+
+    def forward_slots(self, images: torch.Tensor) -> DetectionSlots:
+        """``forward_raw`` with the detections in fixed-size slots and no empty tensor inside (what
+        ``export-onnx`` traces): ``forward_slots(x).to_raw()`` holds the detections of ``forward_raw(x)``."""
+        batch, sizes = self._prepare(images)
+        feats = self.fpn(self.backbone(batch.tensors))
+        sem = self.semantic_head(feats)[..., : images.shape[-2], : images.shape[-1]]
+        proposals, _ = self.rpn(batch, feats)
+        dets = self.roi_heads.slots(feats, proposals, sizes)
+        labels = torch.where(dets["labels"] > 0, dets["labels"] + (self.cfg.num_stuff - 1), -1)
+        return DetectionSlots(sem, dets["boxes"], dets["scores"], labels, dets["mask_logits"], dets["num_detections"])
 
     def fuse(self, raw: RawOutputs, index: int) -> PanopticResult:
         """Panoptic fusion of image ``index`` of a :class:`RawOutputs` batch."""

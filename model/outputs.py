@@ -39,6 +39,36 @@ class RawOutputs(NamedTuple):
     batch_index: torch.Tensor
 
 
+class DetectionSlots(NamedTuple):
+    """Tensors-only network output with the detections in fixed-size slots: what ``forward_slots`` returns
+    and what an exported ONNX model outputs (every tensor has a fixed size for a fixed input size).
+
+    Attributes:
+        sem_logits: (B, C, H, W) float semantic logits at input resolution.
+        boxes: (B, K, 4) float inclusive corners, as in :class:`RawOutputs` (K = detections per image).
+        scores: (B, K) float.
+        labels: (B, K) int64 train ids of thing classes.
+        mask_logits: (B, K, M, M) float.
+        num_detections: (B,) int64: slots 0..n-1 of image b hold its detections in descending score; the
+            other slots are padding (zeros, label -1) and mean nothing.
+    """
+
+    sem_logits: torch.Tensor
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    labels: torch.Tensor
+    mask_logits: torch.Tensor
+    num_detections: torch.Tensor
+
+    def to_raw(self) -> RawOutputs:
+        """The valid slots as :class:`RawOutputs` (image by image, in slot order)."""
+        b, k = self.scores.shape
+        valid = torch.arange(k, device=self.scores.device)[None] < self.num_detections[:, None]
+        index = torch.arange(b, device=self.scores.device)[:, None].expand(b, k)
+        return RawOutputs(self.sem_logits, self.boxes[valid], self.scores[valid], self.labels[valid],
+                          self.mask_logits[valid], index[valid])
+
+
 @dataclass(frozen=True)
 class Segment:
     """One panoptic segment.

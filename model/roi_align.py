@@ -11,7 +11,9 @@
   kept: torchvision clamps a RoI narrower than one feature cell to one cell, mmdet clamps its size at 0.
 
 Rows are never dropped or reordered: every RoI lands in exactly one bucket (a level or "no level"), and
-the pooled rows are put back in RoI order with one gather, one code path for eager and ONNX.
+the pooled rows are put back in RoI order with one gather, one code path for eager and ONNX. Each bucket
+also gets one placeholder RoI (dropped after the gather), so that no bucket is ever empty: an exported graph
+then has no zero-size tensor here, whatever the image (OpenVINO and TensorRT need that).
 """
 
 from __future__ import annotations
@@ -72,8 +74,11 @@ class LevelRoIAlign(nn.Module):
         first = features[self.featmap_names[0]]
         all_boxes = torch.cat(boxes)
         image = torch.cat([torch.zeros_like(b[:, :1]) + i for i, b in enumerate(boxes)])
-        levels = roi_levels(all_boxes, len(self.strides))
-        rois = torch.cat([image, pixel_edges(all_boxes)], dim=1)  # rows of undefined level are never pooled
+        num_buckets = len(self.strides) + 1
+        # one placeholder per bucket (image 0, a one-pixel box), rows R..R + num_buckets - 1
+        levels = torch.cat([roi_levels(all_boxes, len(self.strides)), torch.arange(num_buckets, device=image.device)])
+        placeholders = all_boxes.new_tensor([[0.0, 0.0, 0.0, 1.0, 1.0]]).expand(num_buckets, 5)
+        rois = torch.cat([torch.cat([image, pixel_edges(all_boxes)], dim=1), placeholders])
         pooled, order = [], []
         for level, (name, stride) in enumerate(self.strides.items()):
             idx = torch.where(levels == level)[0]
@@ -84,4 +89,5 @@ class LevelRoIAlign(nn.Module):
         none = torch.where(levels == len(self.strides))[0]
         pooled.append(first.new_zeros((none.shape[0], first.shape[1], *self.output_size)))
         order.append(none)
-        return torch.cat(pooled)[torch.argsort(torch.cat(order))]
+        # rows of undefined level were never pooled; the placeholders sort last and are cut off
+        return torch.cat(pooled)[torch.argsort(torch.cat(order))[: all_boxes.shape[0]]]

@@ -136,20 +136,75 @@ class RoIStage(nn.Module):
         image_sizes: list[tuple[int, int]],
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
         """Per image: boxes (D_i, 4), scores (D_i,), labels (D_i,) in descending score (module docstring)."""
-        num_labels = logits.shape[-1]
-        per_image = [p.shape[0] for p in proposals]
         out_boxes, out_scores, out_labels = [], [], []
-        for d, s, p, size in zip(deltas.split(per_image), F.softmax(logits.float(), -1).split(per_image), proposals, image_sizes):
-            boxes = decode_boxes(d, p, BOX_STDS, size).reshape(-1, num_labels, 4)[:, 1:].reshape(-1, 4)
-            labels = torch.arange(1, num_labels, device=s.device).expand(s.shape[0], -1).reshape(-1)
-            scores = s[:, 1:].reshape(-1)
-            keep = torch.where(scores > self.score_thresh)[0]
-            boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-            keep = batched_nms(boxes, scores, labels, self.nms_thresh)[: self.detections_per_img]
+        for boxes, scores, labels in self._candidates(logits, deltas, proposals, image_sizes):
+            keep = self._select(boxes, scores, labels)
             out_boxes.append(boxes[keep])
             out_scores.append(scores[keep])
             out_labels.append(labels[keep])
         return out_boxes, out_scores, out_labels
+
+    def _select(self, boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Indices of the detections among candidates (N, 4), (N,), (N,): score > ``score_thresh`` (label 0,
+        the placeholder of :meth:`slots`, always passes), NMS per label, the best ``detections_per_img``,
+        in descending score."""
+        keep = torch.where((scores > self.score_thresh) | (labels == 0))[0]
+        return keep[batched_nms(boxes[keep], scores[keep], labels[keep], self.nms_thresh)[: self.detections_per_img]]
+
+    def _candidates(
+        self, logits: torch.Tensor, deltas: torch.Tensor, proposals: list[torch.Tensor],
+        image_sizes: list[tuple[int, int]],
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per image, one candidate per proposal and thing class: decoded, clipped boxes (P_i * T, 4),
+        softmax scores (P_i * T,) and labels (P_i * T,) in 1..T (T = num_things)."""
+        num_labels = logits.shape[-1]
+        per_image = [p.shape[0] for p in proposals]
+        out = []
+        for d, s, p, size in zip(deltas.split(per_image), F.softmax(logits.float(), -1).split(per_image), proposals,
+                                 image_sizes):
+            boxes = decode_boxes(d, p, BOX_STDS, size).reshape(-1, num_labels, 4)[:, 1:].reshape(-1, 4)
+            labels = torch.arange(1, num_labels, device=s.device).expand(s.shape[0], -1).reshape(-1)
+            out.append((boxes, s[:, 1:].reshape(-1), labels))
+        return out
+
+    def slots(
+        self, features: dict[str, torch.Tensor], proposals: list[torch.Tensor], image_sizes: list[tuple[int, int]],
+    ) -> dict[str, torch.Tensor]:
+        """The detections of :meth:`forward` (eval) in K = ``detections_per_img`` fixed slots per image,
+        with no empty tensor on the way (what the exported graph computes).
+
+        One placeholder candidate is added per image (a one-pixel box at the origin, label 0, score -1): it
+        always passes the score filter, no box of another label can suppress it and it sorts last, so no
+        tensor is ever empty; the slots after the real detections repeat it. The mask head always runs on
+        B * K boxes.
+
+        Returns:
+            ``boxes`` (B, K, 4) inclusive corners, ``scores`` (B, K), ``labels`` (B, K) in 1..num_things,
+            ``mask_logits`` (B, K, 28, 28) of the detected class, ``num_detections`` (B,) int64: slots
+            0..n-1 hold the detections in descending score, the rest are zeros (label 0).
+        """
+        k = self.detections_per_img
+        logits, deltas = self.box_head(self.box_roi_pool(features, proposals))
+        boxes, scores, labels, counts = [], [], [], []
+        for b, s, lab in self._candidates(logits, deltas, proposals, image_sizes):
+            b, s = torch.cat([b, b.new_zeros(1, 4)]), torch.cat([s, s.new_full((1,), -1.0)])
+            lab = torch.cat([lab, lab.new_zeros(1)])
+            order = self._select(b, s, lab)  # fewer than K detections: the placeholder comes last
+            order = torch.cat([order, order[-1:].expand(k)])[:k]
+            boxes.append(b[order])
+            scores.append(s[order])
+            labels.append(lab[order])
+            counts.append((lab[order] > 0).sum())
+        mask_logits = self.mask_head(self.mask_roi_pool(features, boxes))
+        all_labels = torch.cat(labels)
+        picked = mask_logits[torch.arange(mask_logits.shape[0], device=mask_logits.device), all_labels]
+        num = torch.stack(counts)
+        valid = torch.arange(k, device=num.device)[None] < num[:, None]  # (B, K)
+        picked = picked.reshape(len(boxes), k, *picked.shape[-2:])
+        return {"boxes": torch.where(valid[..., None], torch.stack(boxes), 0.0),
+                "scores": torch.where(valid, torch.stack(scores), 0.0),
+                "labels": torch.where(valid, torch.stack(labels), 0),
+                "mask_logits": torch.where(valid[..., None, None], picked, 0.0), "num_detections": num}
 
     def _mask_logits(self, features: dict[str, torch.Tensor], boxes: list[torch.Tensor]) -> torch.Tensor:
         if not torch.jit.is_tracing() and sum(len(b) for b in boxes) == 0:

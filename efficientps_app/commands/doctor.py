@@ -19,7 +19,7 @@ _STYLE = {"ok": "green", "warn": "yellow", "missing": "red"}
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> int:
-    """Check torch/CUDA, ONNX Runtime providers, PyAV codecs (libx264), Qt and inplace_abn."""
+    """Check torch/CUDA, ONNX Runtime providers, OpenVINO devices, PyAV codecs (libx264), Qt and inplace_abn."""
     checks = run_checks()
     if as_json:
         typer.echo(json.dumps([c.__dict__ for c in checks], indent=2))

@@ -31,7 +31,8 @@ def export_onnx(
     parity: Annotated[bool, typer.Option("--parity/--no-parity", help="Compare with PyTorch after export.")] = True,
     overwrite: OverwriteOpt = False,
 ) -> int:
-    """Export a model to ONNX (forward_raw: the fusion runs outside, shared with PyTorch) and check its parity."""
+    """Export a model to ONNX (detections in fixed slots; the fusion runs outside, shared with PyTorch) and
+    check its parity in ONNX Runtime (and OpenVINO when installed)."""
     from efficientps_app.errors import WeightsError
     from efficientps_app.inference.export import ExportSpec, export_onnx as export
     from efficientps_app.outputs.files import refuse_existing
@@ -63,6 +64,8 @@ def export_onnx(
 
 
 def _parity(model, path: Path, device: str) -> int:
+    """Compare PyTorch with ONNX Runtime (and OpenVINO when it is installed and the model is fp32) on two
+    images; print a table, save ``MODEL.parity.json`` ({backend: {image: ...}}); exit 1 below the target."""
     import numpy as np
 
     from efficientps_app.inference.onnx_backend import OnnxBackend
@@ -70,22 +73,28 @@ def _parity(model, path: Path, device: str) -> int:
     from efficientps_app.outputs.files import write_text_atomic
     from train.synth import render_scene
 
-    backend = OnnxBackend(path, device)
-    h, w = backend.input_size or (256, 512)
+    backends = [OnnxBackend(path, device)]
+    if _has_openvino() and backends[0].precision == "fp32":
+        from efficientps_app.inference.openvino_backend import OpenVinoBackend
+
+        backends.append(OpenVinoBackend(path, "cpu"))
+    h, w = backends[0].input_size or (256, 512)
     images = {"random image": np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8),
               "synthetic street": render_scene(h, w, seed=7)[0]}
     with stderr.status("checking parity with PyTorch"):
-        report = parity_report(model, backend, images)
-    table = Table(title=f"PyTorch vs {backend.note}", title_justify="left")
-    for col in ("image", "size", "max |Δ sem logits|", "detections (torch/onnx/matched)", "panoptic agreement"):
-        table.add_column(col, justify="left" if col == "image" else "right")
-    for name, r in report.items():
-        table.add_row(name, "x".join(map(str, r["size"])), f"{r['sem_logits_max_abs_diff']:.2e}",
-                      f"{r['detections_torch']}/{r['detections_onnx']}/{r['detections_matched']}",
-                      f"{100 * r['panoptic_pixel_agreement']:.3f} %")
+        report = {b.name: parity_report(model, b, images) for b in backends}
+    table = Table(title="PyTorch vs " + ", ".join(b.note for b in backends), title_justify="left")
+    for col in ("backend", "image", "size", "max |Δ sem logits|", "detections (torch/backend/matched)",
+                "panoptic agreement"):
+        table.add_column(col, justify="left" if col in ("backend", "image") else "right")
+    for backend, rows in report.items():
+        for name, r in rows.items():
+            table.add_row(backend, name, "x".join(map(str, r["size"])), f"{r['sem_logits_max_abs_diff']:.2e}",
+                          f"{r['detections_torch']}/{r['detections_backend']}/{r['detections_matched']}",
+                          f"{100 * r['panoptic_pixel_agreement']:.3f} %")
     stderr.print(table)
     report_path = write_text_atomic(path.with_suffix(".parity.json"), json.dumps(report, indent=2))
-    worst = min(r["panoptic_pixel_agreement"] for r in report.values())
+    worst = min(r["panoptic_pixel_agreement"] for rows in report.values() for r in rows.values())
     stderr.print(f"parity: lowest panoptic agreement {100 * worst:.3f} % (target {100 * PARITY_TARGET:.1f} %); "
                  f"report saved to {report_path}", markup=False)
     if worst < PARITY_TARGET:
@@ -93,3 +102,9 @@ def _parity(model, path: Path, device: str) -> int:
                      f"{100 * PARITY_TARGET:.1f} % target; the model was saved, but check the report")
         return EXIT_ERROR
     return 0
+
+
+def _has_openvino() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("openvino") is not None

@@ -40,7 +40,8 @@ def segment(
     classes: Annotated[list[str] | None, Opt("--classes", help="Keep only these classes (names or ids; "
                                              "repeat or comma-separate).")] = None,
     batch: Annotated[int, Opt("--batch", min=1, help="Frames per forward pass.")] = 1,
-    backend: Annotated[str, Opt("--backend", help="auto (from the weights file), torch or onnx.")] = "auto",
+    backend: Annotated[str, Opt("--backend", help="auto (from the weights file), torch, onnx, or openvino "
+                                "(an .onnx in OpenVINO).")] = "auto",
     threads: Annotated[int | None, Opt("--threads", min=1, help="CPU threads for inference.")] = None,
     recursive: Annotated[bool, Opt("--recursive", "-r", help="Folders: include sub-folders.")] = False,
     vid_stride: Annotated[int, Opt("--vid-stride", min=1, help="Video: every N-th frame.")] = 1,

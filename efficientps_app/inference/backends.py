@@ -18,6 +18,9 @@ from model.device import torch_device
 from model.outputs import RawOutputs
 
 
+BACKENDS = ("auto", "torch", "onnx", "openvino")
+
+
 class RawModel(Protocol):
     """(B, 3, H, W) float RGB in [0, 1] on ``device`` -> raw network outputs at that resolution."""
 
@@ -27,7 +30,7 @@ class RawModel(Protocol):
     input_size: tuple[int, int] | None  # fixed (H, W) of an exported model, None = any size
     preferred_size: tuple[int, int] | None  # (H, W) the model was made for: the default inference size
     batch: int  # fixed batch size of an exported model, 0 = any
-    precision: str  # "fp32" or "fp16": what runs, decided by the backend from what was asked and what it can do
+    precision: str  # "fp32", "fp16" or "bf16": what runs, decided by the backend from what was asked and what it can do
     notes: tuple[str, ...]  # where what runs differs from what was asked for
     note: str  # one line saying what runs
     trained_on: str | None  # the model's ``trained_on`` metadata (the demo weights say "synthetic scenes ...")
@@ -69,15 +72,17 @@ class TorchBackend:
 
 def load_backend(weights: str | Path, device: str, half: bool, score_thresh: float | None,
                  kind: str = "auto", threads: int | None = None) -> RawModel:
-    """The backend for a weights file: ``.safetensors`` runs in PyTorch, ``.onnx`` in ONNX Runtime. The
-    backend decides the device and the precision (``half`` is a wish) and says so in ``notes``.
+    """The backend for a weights file: ``.safetensors`` runs in PyTorch, ``.onnx`` in ONNX Runtime (or
+    OpenVINO). The backend decides the device and the precision (``half`` is a wish) and says so in ``notes``.
 
     Args:
         weights: a file, or the name of fetched weights (``cityscapes``, ``kitti``).
-        kind: ``auto`` (from the suffix), ``torch`` or ``onnx`` (checked against the file).
+        kind: ``auto`` (from the suffix), ``torch``, ``onnx`` or ``openvino`` (checked against the file).
     """
     from efficientps_app.weights.cache import resolve_weights
 
+    if kind not in BACKENDS:
+        raise EfficientPSError(f"--backend {kind}: expected one of {', '.join(BACKENDS)}")
     path = resolve_weights(weights)
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
@@ -85,11 +90,15 @@ def load_backend(weights: str | Path, device: str, half: bool, score_thresh: flo
     if suffix not in (".safetensors", ".onnx"):
         raise WeightsError(f"{path}: not a weights file this tool reads (.safetensors or .onnx)")
     found = "torch" if suffix == ".safetensors" else "onnx"
-    if kind not in ("auto", found):
-        hint = "export it with 'efficientps export-onnx'" if kind == "onnx" else "use the .safetensors it came from"
+    if kind not in ("auto", found) and (kind, found) != ("openvino", "onnx"):
+        hint = "use the .safetensors it came from" if kind == "torch" else "export it with 'efficientps export-onnx'"
         raise EfficientPSError(f"--backend {kind}: {path.name} is a {found} model; {hint}")
     if found == "torch":
         return TorchBackend(path, torch_device(device), half, score_thresh)
+    if kind == "openvino":
+        from efficientps_app.inference.openvino_backend import OpenVinoBackend
+
+        return OpenVinoBackend(path, device, threads, half)
     from efficientps_app.inference.onnx_backend import OnnxBackend
 
     return OnnxBackend(path, device, threads, half)

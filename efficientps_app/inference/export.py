@@ -1,5 +1,5 @@
-"""ONNX export of ``forward_raw`` (tensors only; the fusion stays in Python), with our metadata
-(:mod:`efficientps_app.inference.onnx_format`)."""
+"""ONNX export of ``forward_slots`` (tensors only, detections in fixed-size slots; the fusion stays in
+Python), with our metadata (:mod:`efficientps_app.inference.onnx_format`)."""
 
 from __future__ import annotations
 
@@ -23,14 +23,15 @@ DEFAULT_OPSET = 17
 
 
 class _RawGraph(nn.Module):
-    """What is traced: fp32 images in, fp32 raw outputs out (fp16 inside with ``half``)."""
+    """What is traced: fp32 images in, fp32 :class:`~model.outputs.DetectionSlots` out (fp16 inside with
+    ``half``)."""
 
     def __init__(self, model: EfficientPS, half: bool) -> None:
         super().__init__()
         self.model, self.half = model, half
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        raw = self.model.forward_raw(images.half() if self.half else images)
+        raw = self.model.forward_slots(images.half() if self.half else images)
         return tuple(t.float() if t.is_floating_point() else t for t in raw)
 
 
@@ -53,7 +54,7 @@ def _version(name: str) -> str:
 
 def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = "",
                 preferred_size: tuple[int, int] | None = None, weights_meta: dict[str, str] | None = None) -> Path:
-    """Trace ``model.forward_raw`` to ONNX at ``path`` (atomically) with our metadata; check the graph.
+    """Trace ``model.forward_slots`` to ONNX at ``path`` (atomically) with our metadata; check the graph.
 
     ``weights_meta`` is the header of the weights file the model came from: its :data:`CARRIED` entries are
     kept in the ONNX metadata.
@@ -72,9 +73,9 @@ def export_onnx(model: EfficientPS, path: Path, spec: ExportSpec, source: str = 
     h, w = spec.imgsz or (256, 512)
     dummy = torch.rand(spec.batch, 3, h, w, device=device)
     graph = _RawGraph(model.half() if spec.half else model, spec.half).eval()
-    dynamic: dict[str, dict[int, str]] = {name: {0: "detections"} for name in OUTPUT_NAMES[1:]}
+    dynamic: dict[str, dict[int, str]] = {}  # detections are in fixed slots: only H and W can vary
     if spec.imgsz is None:
-        dynamic |= {"images": {2: "height", 3: "width"}, "sem_logits": {2: "height", 3: "width"}}
+        dynamic = {"images": {2: "height", 3: "width"}, "sem_logits": {2: "height", 3: "width"}}
     try:
         with atomic_path(path) as tmp:
             with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
@@ -111,6 +112,6 @@ def _add_metadata(path: Path, model: EfficientPS, spec: ExportSpec, source: str,
         meta["preferred_size"] = size_text(preferred_size)
     meta |= {k: v for k, v in (weights_meta or {}).items() if k in CARRIED}
     onnx.helper.set_model_props(proto, meta)
-    proto.doc_string = "EfficientPS forward_raw (panoptic fusion runs outside the graph)"
+    proto.doc_string = "EfficientPS forward_slots (panoptic fusion runs outside the graph)"
     onnx.save(proto, str(path))
     onnx.checker.check_model(str(path))

@@ -7,17 +7,14 @@ and stops with the reason when CUDA was asked for and is not what runs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from efficientps_app.errors import EfficientPSError, WeightsError
-from efficientps_app.inference.onnx_format import read_onnx_metadata
-from model.config import config_from_dict
+from efficientps_app.inference.onnx_format import ExportedModel
 from model.device import parse_device
-from model.weights import WeightsFileError, parse_size
 from model.outputs import RawOutputs
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -58,18 +55,10 @@ class OnnxBackend:
 
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None, half: bool = False) -> None:
         ort = _import_ort()
-        meta = read_onnx_metadata(path)
-        try:
-            self.config = config_from_dict(json.loads(meta["config"]))
-        except (KeyError, ValueError, TypeError) as err:
-            raise WeightsError(f"{path}: invalid model config in the ONNX metadata ({err})") from None
-        try:
-            self.input_size = None if meta.get("input") == "dynamic" else parse_size(meta.get("input"), f"{path}: input")
-            self.preferred_size = parse_size(meta.get("preferred_size"), f"{path}: preferred_size")
-        except WeightsFileError as err:
-            raise WeightsError(str(err)) from None
-        self.batch, self.precision = int(meta.get("batch", "1")), meta.get("precision", "fp32")
-        self.trained_on = meta.get("trained_on")  # carried over from the weights it was exported from
+        self.model = m = ExportedModel.read(path)
+        self.config, self.input_size, self.batch = m.config, m.input_size, m.batch
+        self.preferred_size = m.preferred_size
+        self.precision, self.trained_on = m.precision, m.trained_on
         providers = choose_providers(device, ort.get_available_providers())
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -95,20 +84,7 @@ class OnnxBackend:
 
     def __call__(self, images: torch.Tensor) -> RawOutputs:
         """(B, 3, H, W) float RGB in [0, 1] -> raw outputs; batches are cut or padded to the model's size."""
-        n = images.shape[0]
-        if self.input_size is not None and tuple(images.shape[-2:]) != self.input_size:
-            raise EfficientPSError(f"this ONNX model takes {self.input_size[0]}x{self.input_size[1]} images, "
-                                   f"got {images.shape[-2]}x{images.shape[-1]}")
-        parts = []
-        for start in range(0, n, self.batch):
-            chunk = images[start : start + self.batch]
-            real = chunk.shape[0]
-            if real < self.batch:  # pad with copies of the last image, drop their outputs afterwards
-                chunk = torch.cat([chunk, chunk[-1:].expand(self.batch - real, -1, -1, -1)])
-            out = self._run(chunk.float().contiguous())
-            keep = out[5] < real
-            parts.append(RawOutputs(out[0][:real], *(t[keep] for t in out[1:5]), out[5][keep] + start))
-        return RawOutputs(*(torch.cat([p[i] for p in parts]) for i in range(6)))
+        return self.model.run_batches(images, self._run)
 
     def _run(self, chunk: torch.Tensor) -> list[torch.Tensor]:
         if chunk.device.type == "cuda":  # I/O binding: the input stays on the GPU

@@ -32,7 +32,7 @@ def parity_report(model: EfficientPS, backend, images: dict[str, np.ndarray]) ->
         report[name] = {
             "size": list(transform.size),
             "sem_logits_max_abs_diff": float((ref.sem_logits - got.sem_logits).abs().max()),
-            "detections_torch": len(ref.boxes), "detections_onnx": len(got.boxes),
+            "detections_torch": len(ref.boxes), "detections_backend": len(got.boxes),
             "detections_matched": matched_detections(ref, got),
             "panoptic_pixel_agreement": panoptic_agreement(a, b),
         }
@@ -49,12 +49,25 @@ def matched_detections(a: RawOutputs, b: RawOutputs) -> int:
 
 
 def panoptic_agreement(a, b) -> float:
-    """Pixels whose (class, thing instance) agree, with instance ids matched by overlap."""
+    """Pixels of two :class:`~model.outputs.PanopticResult` whose (class, thing instance) agree, with
+    instance ids matched by overlap."""
     def classes(r):
         return torch.from_numpy(segment_table(r, [s.category_id for s in r.segments], fill=-1))[r.panoptic.long()]
 
-    same_class = classes(a) == classes(b)
-    pa, pb = a.panoptic.long(), b.panoptic.long()
+    return segment_map_agreement(classes(a), a.panoptic, classes(b), b.panoptic)
+
+
+def segment_map_agreement(classes_a: torch.Tensor, ids_a: torch.Tensor, classes_b: torch.Tensor,
+                          ids_b: torch.Tensor) -> float:
+    """Share of pixels where two panoptic maps agree: the same class, and segment ids that correspond
+    (each id of ``a`` is matched to the id of ``b`` it overlaps most).
+
+    Args:
+        classes_a, classes_b: (H, W) int class id of each pixel (any value for void, the same in both).
+        ids_a, ids_b: (H, W) int segment ids (any values, e.g. COCO's RGB-encoded ids).
+    """
+    same_class = classes_a == classes_b
+    pa, pb = (torch.unique(ids.long(), return_inverse=True)[1] for ids in (ids_a, ids_b))
     n = int(max(pa.max(), pb.max())) + 1
     joint = torch.bincount((pa * n + pb).flatten(), minlength=n * n).view(n, n)
     best = joint.argmax(1)  # each id of a mapped to the id of b it overlaps most

@@ -90,6 +90,23 @@ def test_eval_with_forced_detections_runs_the_mask_branch_and_fusion(tiny_model)
     assert result.panoptic.shape == (128, 192)
 
 
+@pytest.mark.parametrize("score_thresh, expected", [(0.0, 100), (1.0, 0)])
+def test_forward_slots_hold_the_detections_of_forward_raw(tiny_model, score_thresh, expected):
+    """Fixed slots (what export-onnx traces), crowded (all K filled) and blank: the valid slots are
+    forward_raw's detections bit for bit, the others padding."""
+    tiny_model.eval()
+    tiny_model.roi_heads.score_thresh = score_thresh
+    x = torch.rand(2, 3, 96, 160)
+    with torch.no_grad():
+        raw, slots = tiny_model.forward_raw(x), tiny_model.forward_slots(x)
+    assert slots.num_detections.tolist() == [expected, expected]
+    assert slots.boxes.shape == (2, 100, 4) and slots.mask_logits.shape == (2, 100, 28, 28)
+    assert all(torch.equal(a, b) for a, b in zip(raw, slots.to_raw()))
+    padding = torch.arange(100)[None] >= slots.num_detections[:, None]
+    assert (slots.labels[padding] == -1).all() and (slots.scores[padding] == 0).all()
+    assert (slots.mask_logits[padding] == 0).all()
+
+
 def test_normalisation_constants_are_buffers_not_weights(tiny_model):
     assert "pixel_mean" not in tiny_model.state_dict()
     assert dict(tiny_model.named_buffers())["pixel_mean"].flatten().tolist() == pytest.approx(PRESETS["tiny"].pixel_mean)

@@ -85,6 +85,27 @@ def test_rows_with_undefined_level_are_zero_and_never_dropped():
         assert torch.equal(pooled[r], reference)
 
 
+def test_no_bucket_is_empty_and_the_placeholders_leave_no_trace(monkeypatch):
+    """Each level (and "no level") pools at least one row, also for RoIs that all sit on one level or for no
+    RoI at all, and the result holds exactly the RoIs' rows."""
+    import model.roi_align as module
+
+    sizes = []
+
+    def spy(features, rois, *args, **kwargs):
+        sizes.append(rois.shape[0])
+        return roi_align(features, rois, *args, **kwargs)
+
+    monkeypatch.setattr(module, "roi_align", spy)
+    feats = _ramp_features(64, 64)
+    good = torch.tensor([[8.0, 16.0, 35.0, 43.0]])
+    pooled = LevelRoIAlign(STRIDES, 7)(feats, [good, good])
+    assert sizes == [3, 1, 1, 1] and pooled.shape == (2, 2, 7, 7)
+    assert torch.equal(pooled[0], roi_align(feats["s4"], torch.tensor([[0.0, 8, 16, 36, 44]]), 7, 0.25, 2, False)[0])
+    sizes.clear()
+    assert LevelRoIAlign(STRIDES, 7)(feats, [good[:0]]).shape == (0, 2, 7, 7) and sizes == [1, 1, 1, 1]
+
+
 def test_a_pathological_delta_inverts_a_box_that_stays_finite_and_in_place_downstream():
     rois = torch.tensor([[10.0, 10.0, 19.0, 19.0], [0.0, 0.0, 39.0, 39.0], [30.0, 30.0, 59.0, 59.0]])
     deltas = torch.zeros(3, 4)
